@@ -1,0 +1,1 @@
+"""Backtests: trace and scenario replay, the offline oracle, reports."""

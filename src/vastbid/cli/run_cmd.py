@@ -1,0 +1,9 @@
+"""`vastbid run`, `vastbid demo`, `vastbid decisions`, `vastbid status`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root ``app``."""

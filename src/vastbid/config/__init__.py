@@ -1,0 +1,1 @@
+"""Settings: models, loading (TOML file + environment + key files) and validation."""

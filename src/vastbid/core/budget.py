@@ -1,0 +1,21 @@
+"""Budgets: the owner's money rules. ``decide()`` enforces them and nothing else does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Caps on spending. ``None`` means no cap of that kind."""
+
+    max_burn_per_hour: float | None = None
+    """The most all our instances may cost together per hour (committed $/h, storage included)."""
+    daily_cap: float | None = None
+    """The most spent in one UTC day, $."""
+    monthly_cap: float | None = None
+    """The most spent in one UTC month, $."""
+    min_balance: float = 0.0
+    """The account balance never to be drawn under, $."""
+    per_job_max_cost: float | None = None
+    """The most any one job may cost in all, $ (a job's own ``max_cost`` may be lower)."""

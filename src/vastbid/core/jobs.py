@@ -1,0 +1,124 @@
+"""Jobs: what to run and on what, their life states, and the validated job specification.
+
+States: ``queued -> acquiring -> running <-> interrupted -> succeeded | failed | cancelled | expired``.
+Progress is the running time accrued after boot (or what the job reports through the API), in hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class JobState(StrEnum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    ACQUIRING = "acquiring"
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the job is over (nothing more will be spent on it)."""
+        return self in _FINAL
+
+
+_FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED})
+
+
+class Rental(StrEnum):
+    """Which rental types a job accepts."""
+
+    INTERRUPTIBLE = "interruptible"
+    ON_DEMAND = "on_demand"
+    AUTO = "auto"
+
+
+class JobSpec(BaseModel):
+    """A job as a user submits it (flags, TOML or JSON), validated; the error names the field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    image: str = Field(min_length=1, max_length=1024)
+    onstart: str | None = Field(default=None, max_length=4000)
+    args: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    disk_gb: float = Field(default=20.0, gt=0, le=10_000)
+    num_gpus: int = Field(default=1, ge=1, le=64)
+    offer_filter: str = Field(default="", max_length=2000, description="`vastai search offers` query")
+    max_price_per_gpu: float = Field(gt=0, le=128, description="max $/GPU/h the job may pay")
+    rental: Rental = Rental.AUTO
+    work_hours: float | None = Field(default=None, gt=0, le=100_000)
+    deadline: datetime | None = None
+    restart_overhead_hours: float = Field(default=0.1, ge=0, le=48)
+    resumable: bool = True
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    max_cost: float | None = Field(default=None, gt=0, description="the most this job may cost in all, $")
+    strategy: str | None = None
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_is_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("deadline needs a time zone, e.g. 2026-12-01T18:00:00Z")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key or not key.replace("_", "").isalnum() or key[0].isdigit():
+                raise ValueError(f"environment variable name {key!r} is not a valid name")
+        return value
+
+    @model_validator(mode="after")
+    def _deadline_needs_work(self) -> JobSpec:
+        if self.deadline is not None and self.work_hours is None:
+            raise ValueError("a deadline needs work_hours (the estimate the schedule is planned against)")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as the daemon sees it on a tick: its spec, its state and its progress."""
+
+    id: int
+    spec: JobSpec
+    state: JobState
+    created_at: datetime
+    attempt: int = 0
+    """How many instances have been created for it; part of the label."""
+    progress_hours: float = 0.0
+    spent: float = 0.0
+    """What it has cost so far, $."""
+    instance_id: int | None = None
+    interruptions: int = 0
+    on_demand_since: datetime | None = None
+    """When it last moved onto an on-demand instance (hysteresis for deadline strategies)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def remaining_hours(self) -> float | None:
+        """Work left, when the job has an estimate."""
+        if self.spec.work_hours is None:
+            return None
+        return max(self.spec.work_hours - self.progress_hours, 0.0)
+
+    @property
+    def max_price(self) -> float:
+        """The most the job may pay per hour for its whole instance."""
+        return self.spec.max_price_per_gpu * self.spec.num_gpus
+
+
+JobKind = Literal["interruptible", "on_demand", "auto"]

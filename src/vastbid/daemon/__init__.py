@@ -1,0 +1,1 @@
+"""The daemon shell: one tick, the executor, the reconciler, the scheduler wiring, signals."""

@@ -1,0 +1,1 @@
+"""The market API: the ``MarketApi`` port, its two adapters (native, lowcode), the query language, JSON <-> core."""
