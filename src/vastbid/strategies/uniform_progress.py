@@ -52,7 +52,7 @@ class UniformProgress:
                 return dl.keep("slack under 2 restart overheads: stay on demand (safety net)", facts)
             if od_places:
                 return dl.rent_on_demand(
-                    ctx, od_places[0], "slack under 2 restart overheads: safety net", od_places, facts
+                    ctx, od_places[0], "slack under 2 restart overheads: safety net", ranked=od_places, facts=facts
                 )
         if schedule is not None and dl.on_demand(ctx.instance) and not schedule.ahead_of(2 * schedule.overhead):
             return dl.keep("on demand until cp(t) >= ep(t + 2d) (hysteresis)", facts)
