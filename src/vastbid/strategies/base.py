@@ -1,107 +1,20 @@
 """The ``Strategy`` protocol: what a strategy sees (``StrategyContext``) and what it answers (``Choice``).
 
-A strategy answers, for one job on one tick: which offer, interruptible or on demand, at what price, and what to
-do with the instance the job already holds (keep it, re-bid, migrate, fall back to on demand, wait, release).
-Strategies are pure and deterministic: the same context gives the same choice, nothing is mutated, "now" is in
-the context. Every choice carries a ``why`` for the decision log.
-
-Contract (tested over every registered strategy):
-- ``choice.offer`` is one of ``ctx.offers`` (or ``None``); ``choice.ranked`` is a subset of ``ctx.offers``;
-- ``choice.price`` never exceeds the job's cap (``ctx.job.max_price``, $/h for the whole offer);
-- no offers and no instance gives a ``WAIT`` choice with no offer;
-- the context is not mutated and the same context always gives the same choice.
-
-``decide()`` (core) applies budgets, hysteresis and ordering on top; a strategy never sees money it may not spend.
+The definitions live in ``vastbid.core.choice`` (``decide()`` in core builds the contexts and applies the
+choices, and core may not import strategies); this module re-exports them, and strategies import from here.
+Read ``vastbid.core.choice`` for the contract every strategy keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from vastbid.core.choice import (
+    Choice,
+    MachineRecord,
+    PreRanking,
+    Strategy,
+    StrategyContext,
+    StrategyParams,
+    Verb,
+)
 
-from pydantic import BaseModel, ConfigDict
-
-from vastbid.core.instances import Instance
-from vastbid.core.jobs import Job
-from vastbid.core.offers import Offer, RentalType
-
-
-class Verb(StrEnum):
-    """What a strategy wants done for a job."""
-
-    ACQUIRE = "acquire"
-    """Rent ``offer`` as ``rental`` at ``price`` (the job holds no live instance)."""
-    KEEP = "keep"
-    """Leave the current instance as it is."""
-    REBID = "rebid"
-    """Change the current interruptible's bid to ``price`` (raise after an outbid, or lower)."""
-    MIGRATE = "migrate"
-    """Give up the current instance and rent ``offer`` as ``rental`` at ``price`` instead."""
-    WAIT = "wait"
-    """Hold nothing new this tick (an outbid instance may resume in place)."""
-    RELEASE = "release"
-    """Give up the current instance and hold nothing (e.g. prices rose past a threshold)."""
-
-
-@dataclass(frozen=True, slots=True)
-class MachineRecord:
-    """What we learned of one machine from our own history."""
-
-    interruptions: int = 0
-    rentals: int = 0
-    hours_observed: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyContext:
-    """Everything a strategy may look at for one job on one tick."""
-
-    job: Job
-    offers: Sequence[Offer]
-    """Candidates: offers matching the job's filter and GPU count; prices are not pre-filtered."""
-    now: datetime
-    instance: Instance | None = None
-    """The job's current instance, if it holds one."""
-    history: Mapping[int, MachineRecord] = field(default_factory=dict)
-    """Per ``machine_id``: interruptions and rentals we observed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """A strategy's answer, with its reason and the facts behind it."""
-
-    verb: Verb
-    why: str
-    offer: Offer | None = None
-    rental: RentalType | None = None
-    price: float | None = None
-    """$/h for the whole offer: the bid for an interruptible, the ask (``dph_total``) on demand."""
-    facts: Mapping[str, Any] = field(default_factory=dict)
-    ranked: tuple[Offer, ...] = ()
-    """The top candidates the strategy saw, best first (kept in the decision log)."""
-
-
-class StrategyParams(BaseModel):
-    """Base of every strategy's parameters: frozen, unknown keys refused."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@runtime_checkable
-class Strategy(Protocol):
-    """A pure, deterministic policy for one job on one tick."""
-
-    name: ClassVar[str]
-    Params: ClassVar[type[StrategyParams]]
-
-    @property
-    def params(self) -> StrategyParams:
-        """The validated parameters this strategy was built with."""
-        ...
-
-    def choose(self, ctx: StrategyContext) -> Choice:
-        """Answer for ``ctx.job``; see the module docstring for the contract."""
-        ...
+__all__ = ["Choice", "MachineRecord", "PreRanking", "Strategy", "StrategyContext", "StrategyParams", "Verb"]
