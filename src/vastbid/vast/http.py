@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, overload
 
 import httpx
 
@@ -52,6 +52,7 @@ DEFAULT_MIN_INTERVALS: Final[Mapping[str, float]] = {
     "destroy": 3.0,
     "show_instance": 2.0,
     "v1_instances": 1.0,
+    "minbid": 1.5,
 }
 """Seconds between two calls of one rate class: Vast's published thresholds (openapi examples)."""
 
@@ -166,6 +167,12 @@ class HttpCore:
         return text
 
     # --- the call ------------------------------------------------------------------------------------------------
+
+    @overload
+    def call(self, call: Call) -> Any: ...
+
+    @overload
+    def call(self, call: Call, parse: Callable[[Any], T]) -> T: ...
 
     def call(self, call: Call, parse: Callable[[Any], T] | None = None) -> T | Any:
         """Send ``call`` (retrying what is safe) and return ``parse(body)`` or the JSON body itself.
