@@ -190,8 +190,12 @@ def keep(why: str, facts: Mapping[str, Any]) -> Choice:
 
 
 def idle(ctx: StrategyContext, why: str, facts: Mapping[str, Any]) -> Choice:
-    """Hold nothing: release a working instance, wait otherwise (a preempted one may be given up later)."""
-    if is_working(ctx.instance):
+    """Hold nothing: release any instance (a preempted one too), wait otherwise.
+
+    A held preempted interruptible would resume by itself when capacity returns, paying the restart overhead
+    whatever the slack: a deadline strategy takes spot again only by its own choice, after its safety checks.
+    """
+    if holds_instance(ctx.instance):
         return Choice(verb=Verb.RELEASE, why=why, facts=dict(facts))
     return Choice(verb=Verb.WAIT, why=why, facts=dict(facts))
 
