@@ -1,0 +1,55 @@
+"""``cheapest_per_gpu``: the lowest $/GPU/h for the rental the job allows.
+
+Interruptible at the minimum bid plus ``bid_margin`` (``auto`` jobs when it fits the cap), else on demand. A held
+instance stays while fine; it is proposed to move when a strictly cheaper candidate exists (``decide()`` applies
+the minimum-gain hysteresis), re-bids when outbid within the cap, else moves or waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from vastbid.core.instances import Instance
+from vastbid.core.jobs import Rental
+from vastbid.core.offers import Offer
+from vastbid.strategies import _common as common
+from vastbid.strategies.base import Choice, StrategyContext
+
+
+class CheapestPerGpu:
+    """Take the cheapest offer per GPU."""
+
+    name: ClassVar[str] = "cheapest_per_gpu"
+
+    class Params(common.MarginParams):
+        """``bid_margin`` only."""
+
+    def __init__(self, params: CheapestPerGpu.Params | None = None) -> None:
+        self._params = params if params is not None else CheapestPerGpu.Params()
+
+    @property
+    def params(self) -> CheapestPerGpu.Params:
+        """The validated parameters."""
+        return self._params
+
+    def prerank(self, offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
+        """Cheapest first for ``rental``."""
+        return common.cheapest_first(offers, rental)
+
+    def choose(self, ctx: StrategyContext) -> Choice:
+        """See the module docstring."""
+        margin = self._params.bid_margin
+        ranked = sorted(common.priced_candidates(ctx, margin), key=lambda p: (p.per_gpu, p.offer.id))
+        return common.choose_ranked(
+            ctx,
+            ranked,
+            margin=margin,
+            goal="lowest $/GPU/h",
+            facts={"strategy": self.name},
+            better=_cheaper,
+        )
+
+
+def _cheaper(candidate: common.Priced, inst: Instance) -> bool:
+    return candidate.price < inst.gpu_dph - common.EPS

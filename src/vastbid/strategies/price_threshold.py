@@ -1,0 +1,77 @@
+"""``price_threshold``: acquire only under ``acquire_below`` $/GPU/h, release above ``release_above``.
+
+Among the candidates priced strictly under ``acquire_below`` (per GPU, for the rental the job allows) it takes the
+cheapest. A held instance whose price per GPU is over ``release_above`` is released; an outbid interruptible is
+re-bid while the re-bid stays at or under ``release_above`` (and the cap), else it moves to a candidate under
+``acquire_below``, else it is released. ``release_above`` must be greater than ``acquire_below``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+
+from vastbid.core.instances import InstanceStatus
+from vastbid.core.jobs import Rental
+from vastbid.core.offers import Offer
+from vastbid.strategies import _common as common
+from vastbid.strategies.base import Choice, StrategyContext, Verb
+
+
+class PriceThreshold:
+    """Buy cheap, let go when dear."""
+
+    name: ClassVar[str] = "price_threshold"
+
+    class Params(common.MarginParams):
+        """Thresholds in $/GPU/h."""
+
+        acquire_below: float = Field(gt=0, le=128, description="acquire only under this $/GPU/h")
+        release_above: float = Field(gt=0, le=128, description="release a held instance above this $/GPU/h")
+
+        @model_validator(mode="after")
+        def _release_above_acquire(self) -> PriceThreshold.Params:
+            if self.release_above <= self.acquire_below:
+                raise ValueError(
+                    f"release_above ({self.release_above}) must be greater than acquire_below ({self.acquire_below})"
+                )
+            return self
+
+    def __init__(self, params: PriceThreshold.Params) -> None:
+        self._params = params
+
+    @property
+    def params(self) -> PriceThreshold.Params:
+        """The validated parameters."""
+        return self._params
+
+    def prerank(self, offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
+        """Cheapest first for ``rental``."""
+        return common.cheapest_first(offers, rental)
+
+    def choose(self, ctx: StrategyContext) -> Choice:
+        """See the module docstring."""
+        p = self._params
+        below = [c for c in common.priced_candidates(ctx, p.bid_margin) if c.per_gpu < p.acquire_below - common.EPS]
+        ranked = sorted(below, key=lambda c: (c.per_gpu, c.offer.id))
+        inst = common.held(ctx)
+        release_why = None
+        if inst is not None and inst.status is not InstanceStatus.OUTBID:
+            per_gpu = inst.gpu_dph / max(inst.num_gpus, 1)
+            if per_gpu > p.release_above + common.EPS:
+                release_why = (
+                    f"instance {inst.id} costs ${per_gpu:.4f}/GPU/h, over the release threshold "
+                    f"${p.release_above:.4f}/GPU/h: release"
+                )
+        return common.choose_ranked(
+            ctx,
+            ranked,
+            margin=p.bid_margin,
+            goal=f"cheapest under ${p.acquire_below:.4f}/GPU/h",
+            facts={"strategy": self.name, "acquire_below": p.acquire_below, "release_above": p.release_above},
+            rebid_limit_per_gpu=p.release_above,
+            release_why=release_why,
+            outbid_fallback=Verb.RELEASE,
+        )
