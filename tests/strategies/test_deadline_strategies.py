@@ -1,0 +1,173 @@
+"""The four deadline strategies on hand-made contexts: what each does when spot is there, when behind, when late."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vastbid.core.instances import Instance, InstanceStatus
+from vastbid.core.jobs import Job, JobSpec, JobState
+from vastbid.core.offers import Offer, RentalType
+from vastbid.strategies.base import Choice, StrategyContext, Verb
+from vastbid.strategies.deadline_aware import DeadlineAware
+from vastbid.strategies.greedy import Greedy
+from vastbid.strategies.on_demand import OnDemand
+from vastbid.strategies.uniform_progress import UniformProgress
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ALL = [
+    OnDemand(OnDemand.Params()),
+    Greedy(Greedy.Params()),
+    UniformProgress(UniformProgress.Params()),
+    DeadlineAware(DeadlineAware.Params()),
+]
+
+
+def offer(zone: int, min_bid: float, dph: float = 3.0) -> Offer:
+    return Offer(
+        id=zone,
+        machine_id=zone,
+        host_id=zone,
+        gpu_name="V100",
+        num_gpus=1,
+        gpu_ram_gb=16,
+        dph_total=dph,
+        min_bid=min_bid,
+        reliability=1.0,
+    )
+
+
+def ctx(
+    *,
+    elapsed: float,
+    done: float,
+    offers: list[Offer],
+    instance: Instance | None = None,
+    work: float = 8.0,
+    horizon: float = 10.0,
+    overhead: float = 0.5,
+) -> StrategyContext:
+    spec = JobSpec(
+        name="j",
+        image="i",
+        max_price_per_gpu=3.5,
+        work_hours=work,
+        deadline=T0 + timedelta(hours=horizon),
+        restart_overhead_hours=overhead,
+    )
+    job = Job(id=1, spec=spec, state=JobState.RUNNING, created_at=T0, progress_hours=done)
+    return StrategyContext(job=job, offers=offers, now=T0 + timedelta(hours=elapsed), instance=instance)
+
+
+def held(zone: int, *, spot: bool, status: InstanceStatus = InstanceStatus.RUNNING) -> Instance:
+    return Instance(
+        id=9,
+        machine_id=zone,
+        label="vastbid:t:1:1",
+        is_bid=spot,
+        bid_price=1.0 if spot else None,
+        dph_total=1.0 if spot else 3.0,
+        num_gpus=1,
+        gpu_name="V100",
+        started_at=T0,
+        status=status,
+    )
+
+
+SPOT_THERE = [offer(1, 1.2), offer(2, 0.9, dph=3.2)]
+NO_SPOT = [offer(1, 100.0), offer(2, 100.0, dph=3.2)]
+
+
+def is_spot(choice: Choice) -> bool:
+    return choice.verb in (Verb.ACQUIRE, Verb.MIGRATE) and choice.rental is RentalType.INTERRUPTIBLE
+
+
+def is_on_demand(choice: Choice) -> bool:
+    return choice.verb in (Verb.ACQUIRE, Verb.MIGRATE) and choice.rental is RentalType.ON_DEMAND
+
+
+def test_greedy_takes_the_cheapest_spot_when_there() -> None:
+    choice = Greedy(Greedy.Params()).choose(ctx(elapsed=0, done=0, offers=SPOT_THERE))
+    assert is_spot(choice)
+    assert choice.offer is not None and choice.offer.machine_id == 2
+    assert choice.price is not None and 0.9 <= choice.price <= 3.5
+
+
+def test_greedy_waits_without_spot_while_slack_lasts() -> None:
+    choice = Greedy(Greedy.Params()).choose(ctx(elapsed=0, done=0, offers=NO_SPOT))
+    assert choice.verb is Verb.WAIT
+
+
+@pytest.mark.parametrize("strategy", [Greedy(Greedy.Params()), UniformProgress(UniformProgress.Params())])
+def test_safety_net_fires_when_slack_is_under_two_overheads(strategy: Greedy | UniformProgress) -> None:
+    # 8 h of work, 1 h done, 7.9 h left: slack 0.9 h < 2 * 0.5 h, spot available or not
+    for offers in (NO_SPOT, SPOT_THERE):
+        choice = strategy.choose(ctx(elapsed=2.1, done=1.0, offers=offers))
+        assert is_on_demand(choice), choice
+        assert choice.offer is not None and choice.offer.machine_id == 1  # the cheapest on-demand place
+
+
+@pytest.mark.parametrize("strategy", [Greedy(Greedy.Params()), UniformProgress(UniformProgress.Params())])
+def test_a_preempted_job_with_thin_slack_goes_on_demand(strategy: Greedy | UniformProgress) -> None:
+    outbid = held(1, spot=True, status=InstanceStatus.OUTBID)
+    choice = strategy.choose(ctx(elapsed=2.1, done=1.0, offers=SPOT_THERE, instance=outbid))
+    assert choice.verb is Verb.MIGRATE and choice.rental is RentalType.ON_DEMAND
+
+
+def test_uniform_progress_goes_on_demand_when_idle_and_behind() -> None:
+    # ep(2) = 1.6 h, done 1.0: behind; slack 2 h is ample
+    choice = UniformProgress(UniformProgress.Params()).choose(ctx(elapsed=2.0, done=1.0, offers=NO_SPOT))
+    assert is_on_demand(choice)
+
+
+def test_uniform_progress_waits_when_ahead_and_takes_spot_even_when_behind() -> None:
+    up = UniformProgress(UniformProgress.Params())
+    assert up.choose(ctx(elapsed=2.0, done=1.7, offers=NO_SPOT)).verb is Verb.WAIT
+    assert is_spot(up.choose(ctx(elapsed=2.0, done=1.0, offers=SPOT_THERE)))
+
+
+def test_uniform_progress_stays_on_demand_until_ahead_of_ep_t_plus_2d() -> None:
+    up = UniformProgress(UniformProgress.Params())
+    on_demand = held(1, spot=False)
+    # ep(2) = 1.6, ep(2 + 2 * 0.5) = 2.4
+    stay = up.choose(ctx(elapsed=2.0, done=2.0, offers=SPOT_THERE, instance=on_demand))
+    assert stay.verb is Verb.KEEP
+    leave = up.choose(ctx(elapsed=2.0, done=2.45, offers=SPOT_THERE, instance=on_demand))
+    assert leave.verb is Verb.MIGRATE and leave.rental is RentalType.INTERRUPTIBLE
+
+
+@pytest.mark.parametrize("strategy", ALL[1:])
+def test_spot_strategies_stay_on_spot_until_preempted(strategy: Greedy) -> None:
+    choice = strategy.choose(ctx(elapsed=2.0, done=1.0, offers=SPOT_THERE, instance=held(1, spot=True)))
+    assert choice.verb is Verb.KEEP
+
+
+def test_on_demand_rents_the_cheapest_on_demand_place_and_keeps_it() -> None:
+    od = OnDemand(OnDemand.Params())
+    first = od.choose(ctx(elapsed=0, done=0, offers=SPOT_THERE))
+    assert is_on_demand(first)
+    assert first.offer is not None and first.offer.machine_id == 1
+    assert od.choose(ctx(elapsed=1, done=0.5, offers=SPOT_THERE, instance=held(1, spot=False))).verb is Verb.KEEP
+
+
+@pytest.mark.parametrize("strategy", ALL)
+def test_done_work_releases_the_instance(strategy: Greedy) -> None:
+    choice = strategy.choose(ctx(elapsed=9.0, done=8.0, offers=SPOT_THERE, instance=held(1, spot=False)))
+    assert choice.verb is Verb.RELEASE
+
+
+@pytest.mark.parametrize("strategy", ALL)
+def test_no_offers_and_no_instance_is_a_wait(strategy: Greedy) -> None:
+    choice = strategy.choose(ctx(elapsed=0, done=0, offers=[]))
+    assert choice.verb is Verb.WAIT and choice.offer is None
+
+
+@pytest.mark.parametrize("strategy", ALL)
+def test_prices_never_exceed_the_cap(strategy: Greedy) -> None:
+    dear = [offer(1, 3.4, dph=3.45), offer(2, 100.0, dph=9.0)]
+    for elapsed, done in ((0, 0), (2.0, 1.0), (2.1, 1.0)):
+        choice = strategy.choose(ctx(elapsed=elapsed, done=done, offers=dear))
+        if choice.price is not None:
+            assert choice.price <= 3.5
+            assert choice.offer is not None and choice.offer.machine_id == 1
