@@ -1,0 +1,224 @@
+"""The job queue in the database: submit, read, cancel and update jobs, as core ``Job`` values.
+
+A submitted spec is validated first (``JobSpecError`` naming the field; nothing written); several specs are
+written together or not at all. A job in a final state (succeeded, failed, cancelled, expired) never changes
+state again, so a user's cancel cannot be overwritten by a tick that read the job earlier.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vastbid.config.validation import describe_validation_error, join_lines
+from vastbid.core.jobs import Job, JobSpec, JobState
+from vastbid.errors import InvalidInputError, JobSpecError, StoreError
+from vastbid.store.schema import JobRow
+from vastbid.store.session import Clock, transaction
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+UNSET = _Unset.UNSET
+"""Marks an ``update`` argument as "leave as it is" where ``None`` is a meaningful value."""
+
+JobSpecInput = JobSpec | Mapping[str, Any]
+
+
+def parse_job_specs(items: Sequence[JobSpecInput], *, label: str = "jobs") -> list[JobSpec]:
+    """Validate every item; raise one ``JobSpecError`` listing every problem (``jobs[1].num_gpus: ...``).
+
+    With a single item the paths carry no index (``num_gpus: ...``).
+    """
+    specs: list[JobSpec] = []
+    problems: list[str] = []
+    first_field: str | None = None
+    for index, item in enumerate(items):
+        if isinstance(item, JobSpec):
+            specs.append(item)
+            continue
+        try:
+            specs.append(JobSpec.model_validate(dict(item)))
+        except ValidationError as exc:
+            prefix: tuple[str | int, ...] = (label, index) if len(items) > 1 else ()
+            lines = describe_validation_error(exc, prefix=prefix, model=JobSpec)
+            problems.extend(lines)
+            if first_field is None and exc.errors():
+                first_field = ".".join(str(part) for part in exc.errors()[0]["loc"]) or None
+    if problems:
+        header = "invalid job spec:" if len(items) <= 1 else "invalid job specs (none were submitted):"
+        raise JobSpecError(join_lines(header, problems), field=first_field)
+    return specs
+
+
+def row_to_job(row: JobRow) -> Job:
+    """The core value of a stored job."""
+    return Job(
+        id=row.id,
+        spec=JobSpec.model_validate(row.spec),
+        state=JobState(row.state),
+        created_at=row.created_at,
+        attempt=row.attempt,
+        progress_hours=row.progress_hours,
+        spent=row.spent,
+        instance_id=row.instance_id,
+        interruptions=row.interruptions,
+        on_demand_since=row.on_demand_since,
+        extra=dict(row.extra or {}),
+    )
+
+
+class JobRepository:
+    """Jobs: the queue users fill and the daemon works through."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def submit(self, spec: JobSpecInput) -> Job:
+        """Validate and queue one job."""
+        return self.submit_many([spec])[0]
+
+    def submit_many(self, specs: Sequence[JobSpecInput]) -> list[Job]:
+        """Validate every spec, then queue them all in one transaction (all or none)."""
+        valid = parse_job_specs(specs)
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            rows = [
+                JobRow(
+                    name=spec.name,
+                    spec=spec.model_dump(mode="json"),
+                    state=JobState.QUEUED.value,
+                    priority=spec.priority,
+                    deadline=spec.deadline,
+                    created_at=now,
+                    updated_at=now,
+                    attempt=0,
+                    progress_hours=0.0,
+                    spent=0.0,
+                    interruptions=0,
+                    extra={},
+                )
+                for spec in valid
+            ]
+            session.add_all(rows)
+            session.flush()
+            return [row_to_job(row) for row in rows]
+
+    def find(self, job_id: int) -> Job | None:
+        """The job, or ``None`` if there is no such id."""
+        with transaction(self._sessions) as session:
+            row = session.get(JobRow, job_id)
+            return row_to_job(row) if row is not None else None
+
+    def get(self, job_id: int) -> Job:
+        """The job; ``InvalidInputError`` (field ``job_id``) if there is no such id."""
+        job = self.find(job_id)
+        if job is None:
+            raise InvalidInputError(f"there is no job {job_id}", field="job_id")
+        return job
+
+    def list(self, states: Collection[JobState] | None = None, *, limit: int | None = None) -> list[Job]:
+        """Jobs, highest priority first, then oldest first; only those in ``states`` when given."""
+        query = select(JobRow).order_by(JobRow.priority.desc(), JobRow.id)
+        if states is not None:
+            query = query.where(JobRow.state.in_([JobState(state).value for state in states]))
+        if limit is not None:
+            query = query.limit(limit)
+        with transaction(self._sessions) as session:
+            return [row_to_job(row) for row in session.scalars(query)]
+
+    def active(self) -> builtins.list[Job]:
+        """Jobs not yet over (queued, acquiring, running, interrupted)."""
+        return self.list([state for state in JobState if not state.is_final])
+
+    def reason(self, job_id: int) -> str | None:
+        """Why the job is in its state, when recorded (e.g. the cancel reason)."""
+        with transaction(self._sessions) as session:
+            row = session.get(JobRow, job_id)
+            return row.state_reason if row is not None else None
+
+    def cancel(self, job_id: int, *, reason: str = "cancelled by the user") -> Job:
+        """Mark the job cancelled. A job holding an instance keeps its ``instance_id``: the daemon destroys the
+        instance on its next tick. A job already over is refused (``InvalidInputError``)."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            row = self._row_for_update(session, job_id)
+            state = JobState(row.state)
+            if state.is_final:
+                raise InvalidInputError(
+                    f"job {job_id} is already {state.value}: only queued, acquiring, running or interrupted jobs "
+                    "can be cancelled",
+                    field="job_id",
+                )
+            row.state = JobState.CANCELLED.value
+            row.state_reason = reason
+            row.updated_at = now
+            row.finished_at = now
+            session.flush()
+            return row_to_job(row)
+
+    def update(
+        self,
+        job_id: int,
+        *,
+        state: JobState | None = None,
+        reason: str | None = None,
+        attempt: int | None = None,
+        progress_hours: float | None = None,
+        spent: float | None = None,
+        instance_id: int | _Unset | None = UNSET,
+        interruptions: int | None = None,
+        on_demand_since: datetime | _Unset | None = UNSET,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Change what the daemon tracks about a job; arguments left out stay as they are.
+
+        A job in a final state cannot move to another state (``StoreError``): the caller read it before a
+        cancel landed and must re-read.
+        """
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            row = self._row_for_update(session, job_id)
+            current = JobState(row.state)
+            if state is not None and state is not current:
+                if current.is_final:
+                    raise StoreError(f"job {job_id} is already {current.value}: it cannot become {state.value}")
+                row.state = state.value
+                if state.is_final:
+                    row.finished_at = now
+            if reason is not None:
+                row.state_reason = reason
+            if attempt is not None:
+                row.attempt = attempt
+            if progress_hours is not None:
+                row.progress_hours = progress_hours
+            if spent is not None:
+                row.spent = spent
+            if not isinstance(instance_id, _Unset):
+                row.instance_id = instance_id
+            if interruptions is not None:
+                row.interruptions = interruptions
+            if not isinstance(on_demand_since, _Unset):
+                row.on_demand_since = on_demand_since
+            if extra is not None:
+                row.extra = dict(extra)
+            row.updated_at = now
+            session.flush()
+            return row_to_job(row)
+
+    @staticmethod
+    def _row_for_update(session: Session, job_id: int) -> JobRow:
+        row = session.get(JobRow, job_id, with_for_update=True)
+        if row is None:
+            raise InvalidInputError(f"there is no job {job_id}", field="job_id")
+        return row
