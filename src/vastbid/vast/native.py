@@ -296,11 +296,8 @@ class NativeVastApi:
     # --- templates -----------------------------------------------------------------------------------------------
 
     def templates(self, *, name: str | None = None) -> list[Template]:
-        """Templates, optionally those whose name contains ``name``."""
-        params: dict[str, Any] = {"select_cols": ["*"]}
-        if name:
-            params["select_filters"] = {"name": {"ilike": f"%{name}%"}}
-        call = Call("GET", f"{V0}/template/", "templates", idempotent=True, params=params)
+        """Templates, optionally those whose name contains ``name`` (matched here: the server filters exactly)."""
+        call = Call("GET", f"{V0}/template/", "templates", idempotent=True, params={"select_cols": ["*"]})
         found: list[Template] = self._http.call(
             call, lambda b: parse_models(Template, _key(b, "templates", "templates"), "templates")
         )
