@@ -7,6 +7,7 @@ skips when it is missing, except in CI (``CI`` set) where a missing tool is a fa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
+
+from vastbid.obs.metrics import Metrics, metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
@@ -54,3 +58,24 @@ def yaml_module() -> Any:
             pytest.fail("PyYAML is not installed: CI must run .ci/install-tools first")
         pytest.skip("PyYAML is not installed (run .ci/install-tools)")
     return yaml
+
+
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def exported_names() -> dict[str, str]:
+    return metric_names(Metrics(CollectorRegistry()).registry)
+
+
+def referenced_metrics(expr: str) -> set[str]:
+    """The vastbid series an expression reads, histogram samples folded to their family."""
+    names = exported_names()
+    found = set()
+    for token in re.findall(r"\bvastbid_[a-z0-9_]+", expr):
+        family = token
+        for suffix in HISTOGRAM_SUFFIXES:
+            stem = token.removesuffix(suffix)
+            if token.endswith(suffix) and names.get(stem) == "histogram":
+                family = stem
+        found.add(family)
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,30 +10,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from vastbid.core.budget import Budget
 from vastbid.core.offers import Offer
 from vastbid.errors import ServerError
-from vastbid.obs.metrics import Metrics, metric_names
+from vastbid.obs.metrics import Metrics
 
-from ._support import CONFIG, load_yaml, require_tool, run, yaml_module
+from ._support import CONFIG, exported_names, load_yaml, referenced_metrics, require_tool, run, yaml_module
 
 PROMETHEUS = CONFIG / "prometheus"
-HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-
-
-def exported_names() -> dict[str, str]:
-    return metric_names(Metrics(CollectorRegistry()).registry)
-
-
-def referenced_metrics(expr: str) -> set[str]:
-    """The vastbid series an expression reads, histogram samples folded to their family."""
-    names = exported_names()
-    found = set()
-    for token in re.findall(r"\bvastbid_[a-z0-9_]+", expr):
-        family = token
-        for suffix in HISTOGRAM_SUFFIXES:
-            stem = token.removesuffix(suffix)
-            if token.endswith(suffix) and names.get(stem) == "histogram":
-                family = stem
-        found.add(family)
-    return found
 
 
 def busy_metrics() -> Metrics:
