@@ -29,13 +29,13 @@ def run_with_faults(m: Market) -> list[str]:
     texts += [repr(offers)]
     faults.add("slow", "*", count=2)
     for action in (
-        lambda: api.account(),
+        api.account,
         lambda: api.create_instance(offers[0].id, CreateRequest("vastai/base-image", 10.0, "vastbid:t:j:0")),
         lambda: api.create_instance(99_999_999, CreateRequest("vastai/base-image", 10.0, "vastbid:t:j:1")),
         lambda: api.create_instance(
             offers[1].id, CreateRequest("vastai/base-image", 10.0, "vastbid:t:j:2", price=0.001)
         ),
-        lambda: api.list_instances(),
+        api.list_instances,
         lambda: api.change_bid(123456, 0.5),
         lambda: api.destroy_instance(123456),
         lambda: api.get_instance(123456),
