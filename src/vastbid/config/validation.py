@@ -7,12 +7,14 @@ Used for settings and for job specifications alike.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 _MAX_VALUE_CHARS = 80
+_SHOULD = re.compile(r"^(Input|String|Value|List|Dictionary|Object|Tuple|Set) should ")
 
 
 def dotted(loc: Sequence[str | int]) -> str:
@@ -39,9 +41,7 @@ def _problem(error: Any) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
             message = message[len(prefix) :]
-    if message.startswith("Input should be "):
-        message = "must be " + message[len("Input should be ") :]
-    return message
+    return _SHOULD.sub("must ", message, count=1)
 
 
 def _allowed_keys(model: type[BaseModel] | None, loc: Sequence[str | int]) -> list[str] | None:
