@@ -44,9 +44,11 @@ def load_yaml(path: Path) -> Any:
     return yaml_module().safe_load(path.read_text())
 
 
-def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run a tool, capturing its output as text; never raises on a non-zero exit."""
-    return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [str(a) for a in args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def yaml_module() -> Any:
