@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from vastbid.errors import ConfigError
@@ -50,7 +50,13 @@ def make_engine(url: str) -> Engine:
     except ArgumentError:
         raise ConfigError(f"database URL {url!r} is not a SQLAlchemy URL (e.g. sqlite:///path/vastbid.db)") from None
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise ConfigError(
+                f"database URL {parsed.render_as_string(hide_password=True)!r} needs a driver that is not installed "
+                f"({exc}); for PostgreSQL use postgresql+psycopg:// with vastbid[postgres]"
+            ) from None
     path = _sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
