@@ -6,8 +6,9 @@ Each tick, in order:
    returns at a price within its bid;
 2. the strategy sees the context a daemon would give it: one ``Offer`` per zone (``min_bid`` = the spot price,
    or ``UNAVAILABLE_MIN_BID`` when the zone has no capacity; ``dph_total`` = the on-demand price), the job
-   (progress, interruptions, ``on_demand_since``), its instance, and ``history`` per zone (our rentals and the
-   preemptions we suffered there);
+   (progress, interruptions, ``on_demand_since``, and in ``extra["spot_stats"]`` per machine id what a market
+   recorder saw up to now: the age of the current run of spot capacity and the lengths of past runs), its
+   instance, and ``history`` per zone (our rentals and the preemptions we suffered there);
 3. its choice is applied: ``ACQUIRE``/``MIGRATE`` start a new instance (restart overhead first), ``REBID`` moves
    the bid, ``RELEASE`` drops the instance, ``KEEP``/``WAIT`` change nothing;
 4. the tick is accounted: a working instance costs the tick's price (on demand: the ask; interruptible: the
@@ -33,6 +34,10 @@ from vastbid.strategies.base import MachineRecord, Strategy, StrategyContext, Ve
 
 UNAVAILABLE_MIN_BID = 100.0
 """The minimum bid a zone shows when it has no interruptible capacity ($/h; 10x on demand when that is more)."""
+
+SPOT_STATS_KEY = "spot_stats"
+"""``job.extra`` key: per machine id, what a market recorder saw of spot capacity *before* now (see ``_spot_stats``)."""
+PAST_RUNS_KEPT = 200
 
 IDLE, ON_DEMAND, SPOT, PREEMPTED = 0, 1, 2, 3
 """Timeline codes: what the job held during a tick."""
@@ -117,6 +122,7 @@ def replay(strategy: Strategy, traces: TraceSet, shape: JobShape, start_tick: in
     gpu_name = traces.zones[0].gpu_name or "GPU"
     num_gpus = traces.zones[0].num_gpus
 
+    runs = [_up_runs(avail[z]) for z in range(zones)]
     result = RunResult(strategy=strategy.name, start_tick=start_tick)
     timeline = np.zeros(shape.deadline_ticks, dtype=np.int8)
     where = np.full(shape.deadline_ticks, -1, dtype=np.int16)
@@ -169,6 +175,7 @@ def replay(strategy: Strategy, traces: TraceSet, shape: JobShape, start_tick: in
             instance_id=held.instance_id if held is not None else None,
             interruptions=result.interruptions,
             on_demand_since=on_demand_since,
+            extra={SPOT_STATS_KEY: {z + 1: _spot_stats(runs[z], avail[z], a, gap) for z in range(zones)}},
         )
         history = {
             z + 1: MachineRecord(interruptions=preempted_at[z], rentals=rentals[z], hours_observed=hours_on[z])
@@ -243,6 +250,28 @@ def replay(strategy: Strategy, traces: TraceSet, shape: JobShape, start_tick: in
     result.timeline = timeline
     result.zones = where
     return result
+
+
+def _up_runs(available: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Starts and ends (exclusive) of the runs of consecutive available ticks."""
+    padded = np.concatenate(([False], available, [False])).astype(np.int8)
+    edges = np.diff(padded)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _spot_stats(
+    runs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]], available: npt.NDArray[np.bool_], tick: int, gap: float
+) -> dict[str, object]:
+    """Past-only facts: the current run's age (hours, 0 when no capacity) and the last completed runs' lengths."""
+    starts, ends = runs
+    completed = int(np.searchsorted(ends, tick, side="right"))
+    first = max(0, completed - PAST_RUNS_KEPT)
+    lengths = tuple(float(x) * gap for x in (ends[first:completed] - starts[first:completed]))
+    age = 0.0
+    if available[tick]:
+        current = int(np.searchsorted(starts, tick, side="right")) - 1
+        age = float(tick - starts[current] + 1) * gap
+    return {"up_hours": age, "past_up_hours": lengths}
 
 
 def _instance_view(held: _Held | None, offers: list[Offer], gpu_name: str, num_gpus: int) -> Instance | None:

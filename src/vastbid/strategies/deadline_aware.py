@@ -1,14 +1,42 @@
-"""``deadline_aware``: ours. Uniform Progress with a cost-aware core (first version: UP semantics)."""
+"""``deadline_aware``: ours. Uniform Progress, made cost-aware with spot-lifetime estimates and stickier on demand.
+
+Per tick, in order (C = work left, R = time left, d = restart overhead, k = on-demand / spot price):
+1. Thrifty: done -> hold nothing.
+2. Safety Net: not on spot and R < C + 2d -> on demand (cheapest place) until done.
+3. Exploitation: on spot -> stay until preempted; in several places, migrate to a cheaper spot place only when
+   the saving over its expected lifetime pays the overhead ``min_gain_overheads`` times over.
+4. On demand: stay while behind ep(t + 2d) (UP's hysteresis); then leave only *for* a spot place whose expected
+   remaining lifetime exceeds ``2kd/(k-1)`` (the paper's lifetime-oracle rule), never to sit idle (an idle stint
+   is what sends UP back to on demand, paying d again).
+5. Idle: take the cheapest spot place whose expected remaining lifetime exceeds ``kd/(k-1)`` (skip short-lived
+   spots); otherwise, if behind ep(t) -> on demand; else wait.
+
+Lifetime estimates come from ``job.extra["spot_stats"]`` per machine id (what a market recorder observed before
+now: ``up_hours``, the age of the current run of capacity, and ``past_up_hours``, lengths of past runs): the
+expected remaining lifetime is the mean of ``L - age`` over past runs longer than the current age. With no
+statistics the gate is open (plain UP). The bid is ``bid_margin`` over the minimum, within the cap.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from pydantic import Field
 
+from vastbid.core.offers import Offer
 from vastbid.strategies import _deadline as dl
 from vastbid.strategies.base import Choice, StrategyContext, StrategyParams
-from vastbid.strategies.uniform_progress import UniformProgress
+
+SPOT_STATS_KEY = "spot_stats"
+
+
+def expected_remaining_lifetime(past_up_hours: Sequence[float], age_hours: float, min_samples: int) -> float | None:
+    """Mean of ``L - age`` over past runs longer than ``age``; ``None`` with fewer than ``min_samples`` of them."""
+    longer = [length - age_hours for length in past_up_hours if length > age_hours]
+    if len(longer) < min_samples:
+        return None
+    return sum(longer) / len(longer)
 
 
 class DeadlineAware:
@@ -17,20 +45,108 @@ class DeadlineAware:
     name: ClassVar[str] = "deadline_aware"
 
     class Params(StrategyParams):
-        """``bid_margin``: bid this fraction over the minimum bid (capped by the job's price cap)."""
+        """Tuning knobs (defaults measured on the V100 traces)."""
 
         bid_margin: float = Field(default=0.1, ge=0.0, le=10.0)
+        """Bid this fraction over the minimum bid (capped by the job's price cap)."""
+        min_samples: int = Field(default=5, ge=1)
+        """Past runs needed before lifetime estimates gate anything."""
+        idle_gate: float = Field(default=1.0, ge=0.0)
+        """From idle, take spot only if expected lifetime > idle_gate * k*d/(k-1)."""
+        leave_gate: float = Field(default=1.0, ge=0.0)
+        """Leave on demand for spot only if expected lifetime > leave_gate * 2k*d/(k-1)."""
+        min_gain_overheads: float = Field(default=2.0, ge=0.0)
+        """Spot-to-spot migration must save this many restart overheads' worth over the expected lifetime."""
 
     def __init__(self, params: DeadlineAware.Params | None = None) -> None:
         self._params = params if params is not None else DeadlineAware.Params()
-        self._up = UniformProgress(UniformProgress.Params(bid_margin=self._params.bid_margin))
 
     @property
     def params(self) -> DeadlineAware.Params:
         """The validated parameters."""
         return self._params
 
+    def _lifetime(self, ctx: StrategyContext, offer: Offer) -> float | None:
+        stats: Any = ctx.job.extra.get(SPOT_STATS_KEY, {})
+        if not isinstance(stats, Mapping):
+            return None
+        zone = stats.get(offer.machine_id)
+        if not isinstance(zone, Mapping):
+            return None
+        past = zone.get("past_up_hours", ())
+        age = float(zone.get("up_hours", 0.0))
+        return expected_remaining_lifetime(tuple(past), age, self._params.min_samples)
+
+    def _lasting_spots(self, ctx: StrategyContext, spots: list[Offer], od_price: float, gate: float) -> list[Offer]:
+        """Spot places whose expected lifetime beats ``gate * k*d/(k-1)`` for their own k."""
+        overhead = ctx.job.spec.restart_overhead_hours
+        kept = []
+        for offer in spots:
+            k = od_price / offer.min_bid if offer.min_bid > 0 else float("inf")
+            if k <= 1:
+                continue
+            threshold = gate * k * overhead / (k - 1)
+            life = self._lifetime(ctx, offer)
+            if life is None or life > threshold:
+                kept.append(offer)
+        return kept
+
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""
-        _ = dl
-        return self._up.choose(ctx)
+        p = self._params
+        schedule = dl.schedule_of(ctx)
+        facts = dl.schedule_facts(schedule)
+        if schedule is not None and schedule.finished:
+            return dl.finished_choice(ctx)
+        od_places = dl.on_demand_places(ctx)
+        spots = dl.spot_places(ctx)
+        od_price = od_places[0].dph_total if od_places else ctx.job.max_price
+        if dl.on_spot(ctx.instance):
+            return self._on_spot(ctx, spots, facts)
+        if schedule is not None and schedule.safety_net_due():
+            if dl.on_demand(ctx.instance):
+                return dl.keep("slack under 2 restart overheads: stay on demand (safety net)", facts)
+            if od_places:
+                return dl.rent_on_demand(
+                    ctx, od_places[0], "slack under 2 restart overheads: safety net", ranked=od_places, facts=facts
+                )
+        if dl.on_demand(ctx.instance):
+            if schedule is not None and not schedule.ahead_of(2 * schedule.overhead):
+                return dl.keep("on demand until cp(t) >= ep(t + 2d) (hysteresis)", facts)
+            lasting = self._lasting_spots(ctx, spots, od_price, 2.0 * p.leave_gate)
+            if lasting:
+                bid = dl.bid_for(lasting[0], ctx.job, p.bid_margin)
+                return dl.rent_spot(
+                    ctx, lasting[0], bid, "ahead: leave on demand for a lasting spot", ranked=lasting, facts=facts
+                )
+            return dl.keep("ahead, but no spot expected to last: stay on demand", facts)
+        lasting = self._lasting_spots(ctx, spots, od_price, p.idle_gate)
+        if lasting:
+            bid = dl.bid_for(lasting[0], ctx.job, p.bid_margin)
+            return dl.rent_spot(
+                ctx, lasting[0], bid, "spot expected to outlast its overhead", ranked=lasting, facts=facts
+            )
+        if schedule is not None and schedule.behind and od_places:
+            return dl.rent_on_demand(
+                ctx, od_places[0], "idle and behind ep(t): on demand", ranked=od_places, facts=facts
+            )
+        return dl.idle(ctx, "no lasting spot and not behind: idle", facts)
+
+    def _on_spot(self, ctx: StrategyContext, spots: list[Offer], facts: dict[str, Any]) -> Choice:
+        current = dl.place_of(ctx)
+        if current is None or len(spots) < 2 or ctx.instance is None:
+            return dl.keep("on spot: stay until preempted (exploitation)", facts)
+        paying = ctx.instance.bid_price if ctx.instance.bid_price is not None else current.min_bid
+        paying = min(paying, current.min_bid) if current.min_bid < ctx.job.max_price else paying
+        best = spots[0]
+        if best.machine_id == current.machine_id:
+            return dl.keep("on the cheapest spot place", facts)
+        life = self._lifetime(ctx, best)
+        overhead = ctx.job.spec.restart_overhead_hours
+        saving = (paying - best.min_bid) * (life if life is not None else 0.0)
+        if saving > self._params.min_gain_overheads * overhead * best.min_bid:
+            bid = dl.bid_for(best, ctx.job, self._params.bid_margin)
+            return dl.rent_spot(
+                ctx, best, bid, "a cheaper spot place pays its restart overhead", ranked=spots, facts=facts
+            )
+        return dl.keep("on spot: a cheaper place would not pay its restart overhead", facts)
