@@ -54,6 +54,7 @@ class Market:
         self.checkpoints: dict[str, float] = {}
         self.bids: dict[int, Bid] = {}
         self.credit = config.initial_credit
+        self.username: str | None = None
         self.deposits: list[tuple[float, float]] = [(start, config.initial_credit)]
         self.ssh_keys: dict[int, dict[str, Any]] = {}
         self.templates: dict[int, dict[str, Any]] = {}

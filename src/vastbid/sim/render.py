@@ -199,7 +199,7 @@ def user_json(market: Market, config: SimConfig) -> dict[str, Any]:
     return {
         "id": config.user_id,
         "email": config.email,
-        "username": config.username,
+        "username": market.username or config.username,
         "fullname": "Sim User",
         "balance": credit,
         "credit": credit,
@@ -261,6 +261,7 @@ def invoice_rows(market: Market) -> list[dict[str, Any]]:
         rows.append(
             {
                 "id": 1 + index,
+                "timestamp": when,
                 "type": "credit",
                 "service": "stripe",
                 "when": when,
@@ -275,6 +276,7 @@ def invoice_rows(market: Market) -> list[dict[str, Any]]:
         rows.append(
             {
                 "id": 1_000_000 + row["id"],
+                "timestamp": row["start"],
                 "type": "charge",
                 "service": "instance",
                 "when": row["start"],
