@@ -11,7 +11,7 @@ from vastbid.errors import SimError
 from vastbid.sim import ScaledClock, SimConfig, Simulator
 
 
-def serve(
+def serve(  # noqa: PLR0917 (typer options are positional parameters)
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (keep it local)."),
     port: int = typer.Option(8088, "--port", help="Port to bind (0 picks a free one)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the market and its participants."),
