@@ -19,7 +19,8 @@ LABEL = "vastbid:test:job-1:0"
 def cheapest(api: Any, query: str = "num_gpus=1", rental: RentalType = RentalType.ON_DEMAND) -> Offer:
     offers = api.search_offers(query, rental=rental, order="dph_total")
     assert offers, f"the simulator offers nothing for {query!r}"
-    return min(offers, key=lambda o: o.dph_total)
+    best: Offer = min(offers, key=lambda o: o.dph_total)
+    return best
 
 
 def request(price: float | None = None, label: str = LABEL) -> CreateRequest:

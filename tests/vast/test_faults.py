@@ -148,7 +148,9 @@ def test_a_truncated_listing_is_an_error_not_a_shorter_list(m: Market) -> None:
     for offer in api.search_offers("", order="dph_total")[:4]:
         api.create_instance(offer.id, on_demand(label=f"vastbid:test:job-{offer.id}:0"))
     assert len(api.list_instances()) == 4
-    m.sim.faults.add("truncated_listing", LISTING[m.surface], count=None)
+    # The simulator truncates only the native v1 listing; for LowCodeAPI a listing that fails is the same case.
+    kind = "truncated_listing" if m.surface == "native" else "server_error"
+    m.sim.faults.add(kind, LISTING[m.surface], count=None)
     with pytest.raises(IncompleteListingError):
         api.list_instances()
 
@@ -189,7 +191,7 @@ def test_the_client_paces_itself_under_vast_thresholds(m: Market) -> None:
 
 
 def test_without_pacing_the_sim_refuses_and_the_client_retries(m: Market) -> None:
-    m.sim.faults.use_vast_rate_limits()
+    m.sim.faults.rate_limits = {"asks": 4.5, "lc_instance_create": 4.5}  # the simulator's route names
     api = m.api(settings=NO_PACING)
     offers = api.search_offers("", order="dph_total")[:2]
     for offer in offers:

@@ -265,7 +265,7 @@ class HttpCore:
                 retryable=call.idempotent,
             )
         if status >= 400:
-            if call.routing_404_ok and status == 404 and not (is_json and code):
+            if call.routing_404_ok and status == 404 and _is_routing_404(is_json, code, message):
                 return ROUTE_NOT_FOUND
             return _Failure(self._client_error(call, status, body, code, message), retryable=False)
         if status >= 300:
@@ -360,6 +360,16 @@ def _error_fields(body: Any) -> tuple[str | None, str]:
     code = body.get("error")
     message = body.get("msg") or body.get("message") or body.get("detail") or ""
     return (code if isinstance(code, str) else None), str(message)[:300]
+
+
+_ROUTING_404 = re.compile(
+    r"no route|route not found|cannot (get|post|put|delete|patch) |unknown (route|endpoint|path)", re.I
+)
+
+
+def _is_routing_404(is_json: bool, code: str | None, message: str) -> bool:
+    """A 404 from the router (no such path), not an application's "this object does not exist"."""
+    return not is_json or not code or bool(_ROUTING_404.search(message))
 
 
 def _float_or_none(value: str | None) -> float | None:

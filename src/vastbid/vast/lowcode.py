@@ -347,9 +347,11 @@ class LowCodeApi:
         return self.call("get_invoice", _object(Invoice, "invoice"), invoice_id=invoice_id)
 
     def charges(self) -> list[Charge]:
-        """Per-instance charges: the invoices of type ``charge`` read as charges."""
+        """Per-instance charges: the invoices of type ``charge`` read as charges (a debit's negative amount is the
+        charge's positive cost)."""
         rows, _ = self._pages("list_invoices", "invoices", type="charge")
-        return parse_models(Charge, rows, "charges")
+        charges = parse_models(Charge, rows, "charges")
+        return [c.model_copy(update={"amount": -c.amount}) if c.amount < 0 else c for c in charges]
 
     # --- machines ------------------------------------------------------------------------------------------------
 
@@ -378,7 +380,7 @@ class LowCodeApi:
 
     def set_min_bid(self, machine_id: int, price: float) -> HostMachine:
         """Set a hosted machine's minimum bid, $/GPU/h."""
-        return self.update_listing(machine_id, price_min_bid=price)
+        return self.update_listing(machine_id, price_min_bid=inputs.check_price(price))
 
     def unlist_machine(self, machine_id: int) -> HostMachine:
         """Withdraw a hosted machine's offers."""
