@@ -1,0 +1,356 @@
+"""One tick of the daemon: observe, reconcile, decide, act, record, export.
+
+A tick never overlaps another (the scheduler guarantees it) and never takes the daemon down: any failure is
+recorded on the tick row, logged with its class, counted, and the next tick starts afresh. A tick that cannot see
+the market (a failed search, an incomplete listing) acts on nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from vastbid.config.settings import OrphanPolicy
+from vastbid.core.actions import Action
+from vastbid.core.budget import Budget
+from vastbid.core.choice import MachineRecord, Strategy
+from vastbid.core.decide import decide
+from vastbid.core.jobs import Job
+from vastbid.core.offers import Offer, RentalType
+from vastbid.core.plan import Plan
+from vastbid.core.policy import DecidePolicy, strategy_key
+from vastbid.core.snapshot import MarketSnapshot
+from vastbid.daemon.accrue import accrue
+from vastbid.daemon.clock import Clock
+from vastbid.daemon.executor import Checkpoint, ExecutionReport, Executor, PlannedRow
+from vastbid.daemon.observe import observe
+from vastbid.daemon.reconcile import Event, Reconciliation, reconcile
+from vastbid.errors import StrategyError, VastbidError
+from vastbid.obs.logging import bind_tick
+from vastbid.obs.metrics import Metrics
+from vastbid.store.decisions import DecisionOutcome, DecisionRecord
+from vastbid.store.store import Store
+from vastbid.strategies.registry import build_strategy
+from vastbid.vast.port import MarketApi
+
+log = structlog.get_logger("vastbid.tick")
+
+UNAVAILABLE_TICKS = 5
+"""How many ticks an offer that failed to rent (taken, gone) is skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """What the tick needs of the settings."""
+
+    deployment: str
+    tick_seconds: float
+    budget: Budget
+    config_hash: str
+    default_strategy: str = "cheapest_per_gpu"
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+    orphan_policy: OrphanPolicy = OrphanPolicy.REPORT
+    min_migration_gain: float = 0.2
+    dry_run: bool = False
+    record_market_samples: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TickResult:
+    """The outcome of one tick."""
+
+    tick_id: int
+    ok: bool
+    actions: int = 0
+    error: str | None = None
+    plan: Plan | None = None
+
+
+class Daemon:
+    """The bidding daemon's tick, with everything it talks to injected."""
+
+    def __init__(
+        self,
+        config: DaemonConfig,
+        api: MarketApi,
+        store: Store,
+        clock: Clock,
+        *,
+        metrics: Metrics | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
+        self.config = config
+        self.api = api
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
+        self.executor = Executor(api, store, dry_run=config.dry_run, checkpoint=checkpoint)
+        self._strategies: dict[str, Strategy] = {}
+        self._unavailable: dict[int, int] = {}
+        self._tick_count = 0
+        self.last_success: datetime | None = None
+
+    # --- the tick ------------------------------------------------------------------------------------------
+
+    def tick(self) -> TickResult:
+        """Run one tick; never raises for a market, store or strategy failure."""
+        started = time.perf_counter()
+        now = self.clock.now()
+        tick_id = self.store.ticks.start(now)
+        self._tick_count += 1
+        with bind_tick(tick_id):
+            try:
+                result = self._tick(tick_id, now)
+            except VastbidError as exc:
+                result = self._failed(tick_id, exc)
+            except Exception as exc:  # the daemon survives any single failed tick
+                log.exception("tick_crashed", error_class=type(exc).__name__)
+                result = self._failed(tick_id, exc)
+        if self.metrics is not None:
+            self.metrics.observe_tick(time.perf_counter() - started, result.ok)
+            self.metrics.set_ready(self.last_success is not None)
+        return result
+
+    def _failed(self, tick_id: int, exc: BaseException) -> TickResult:
+        message = f"{type(exc).__name__}: {exc}"
+        self.store.ticks.finish(tick_id, ok=False, error=message)
+        log.warning("tick_failed", error=message, error_class=type(exc).__name__)
+        if self.metrics is not None:
+            self.metrics.record_tick_error(exc)
+        return TickResult(tick_id=tick_id, ok=False, error=message)
+
+    def _tick(self, tick_id: int, now: datetime) -> TickResult:
+        previous = self.store.ticks.last(ok=True)
+        jobs_before = self.store.jobs.active()
+        filters = {job.spec.offer_filter for job in jobs_before}
+        seen = observe(self.api, filters, now)
+        recon = reconcile(
+            self.store,
+            seen.instances,
+            deployment=self.config.deployment,
+            orphan_policy=self.config.orphan_policy,
+            now=now,
+        )
+        all_jobs = {job.id: job for job in self.store.jobs.list()}
+        added = accrue(self.store, recon.ours, all_jobs, since=previous.started_at if previous else None, now=now)
+        all_jobs = {job.id: job for job in self.store.jobs.list()}
+        # Final jobs still holding an instance are given to decide() so it destroys the instance.
+        jobs = [j for j in all_jobs.values() if not j.state.is_final or j.instance_id is not None]
+        snapshot = self._snapshot(seen.offers, recon, seen.account.balance, now)
+        plan = decide(snapshot, jobs, self.config.budget, self._strategies_for(jobs), now, self._policy())
+        actions: list[Action] = [*recon.destroy, *plan.actions]
+        rows = self._rows(tick_id, now, actions, plan, recon.events)
+        report = self.executor.apply(rows, all_jobs, now)
+        self._remember_unavailable(report)
+        if self.config.record_market_samples and seen.scanned:
+            self.store.samples.add_many(now, seen.scanned, tick_id=tick_id)
+        counts = {
+            "offers": len(seen.scanned),
+            "instances": len(recon.ours),
+            "actions": len(actions),
+            "applied": report.applied,
+            "failed": report.failed,
+            "skipped": report.skipped,
+            "committed_dph": round(plan.committed_dph, 6),
+        }
+        self.store.ticks.finish(tick_id, ok=True, counts=counts)
+        self.last_success = now
+        self._export(seen.scanned, recon, plan, report, added, snapshot, actions)
+        log.info("tick_done", **counts, binding_cap=plan.binding_cap)
+        return TickResult(tick_id=tick_id, ok=True, actions=len(actions), plan=plan)
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def _policy(self) -> DecidePolicy:
+        return DecidePolicy(
+            deployment=self.config.deployment,
+            default_strategy=self.config.default_strategy,
+            min_migration_gain=self.config.min_migration_gain,
+            hours_to_next_tick=self.config.tick_seconds / 3600.0,
+        )
+
+    def _strategies_for(self, jobs: list[Job]) -> dict[str, Strategy]:
+        """Build (once) the strategy of every job; a job whose strategy cannot be built is left blocked."""
+        for job in jobs:
+            name = job.spec.strategy or self.config.default_strategy
+            params = job.spec.strategy_params
+            if not job.spec.strategy and not params:
+                params = dict(self.config.default_params)
+            key = strategy_key(job, self.config.default_strategy)
+            if key in self._strategies:
+                continue
+            try:
+                self._strategies[key] = build_strategy(name, params)
+            except StrategyError as exc:
+                log.warning("strategy_unavailable", job_id=job.id, strategy=name, error=str(exc))
+        return self._strategies
+
+    def _snapshot(
+        self, offers: dict[str, list[Offer]], recon: Reconciliation, balance: float, now: datetime
+    ) -> MarketSnapshot:
+        day = now.astimezone(UTC).date()
+        return MarketSnapshot(
+            taken_at=now,
+            offers=offers,
+            instances=recon.ours,
+            balance=balance,
+            spent_today=self.store.spend.spent_on_day(day),
+            spent_month=self.store.spend.spent_in_month(now),
+            unavailable_offer_ids=frozenset(self._unavailable),
+            history=self._history(),
+        )
+
+    def _history(self) -> dict[int, MachineRecord]:
+        return {}
+
+    def _remember_unavailable(self, report: ExecutionReport) -> None:
+        self._unavailable = {oid: left - 1 for oid, left in self._unavailable.items() if left > 1}
+        for offer_id in report.unavailable_offers:
+            self._unavailable[offer_id] = UNAVAILABLE_TICKS
+
+    def _rows(
+        self, tick_id: int, now: datetime, actions: list[Action], plan: Plan, events: list[Event]
+    ) -> list[PlannedRow]:
+        """One decision row per action (plus the reconciler's events and each job's outcome)."""
+        rows: list[PlannedRow] = []
+        for action in actions:
+            decision = plan.decisions.get(action.job_id) if action.job_id is not None else None
+            facts = dict(action.facts)
+            if isinstance(getattr(action, "offer", None), Offer):
+                offer: Offer = action.offer  # type: ignore[union-attr]
+                facts.update(offer_id=offer.id, machine_id=offer.machine_id, gpu_name=offer.gpu_name)
+            rows.append(
+                PlannedRow(
+                    action,
+                    DecisionRecord(
+                        at=now,
+                        action=action.kind,
+                        reason=action.reason,
+                        outcome=DecisionOutcome.PLANNED,
+                        config_hash=self.config.config_hash,
+                        tick_id=tick_id,
+                        job_id=action.job_id,
+                        strategy=decision.strategy if decision is not None else None,
+                        facts=_jsonable(facts),
+                        candidates=[_candidate(o) for o in decision.ranked] if decision is not None else [],
+                    ),
+                )
+            )
+        logged = [
+            DecisionRecord(
+                at=now,
+                action=event.action,
+                reason=event.reason,
+                outcome=DecisionOutcome.APPLIED,
+                config_hash=self.config.config_hash,
+                tick_id=tick_id,
+                job_id=event.job_id,
+                facts=_jsonable(event.facts),
+            )
+            for event in events
+        ]
+        acted = {a.job_id for a in actions if a.job_id is not None}
+        logged += [
+            DecisionRecord(
+                at=now,
+                action=decision.outcome,
+                reason=decision.why,
+                outcome=DecisionOutcome.APPLIED,
+                config_hash=self.config.config_hash,
+                tick_id=tick_id,
+                job_id=job_id,
+                strategy=decision.strategy or None,
+                facts=_jsonable(dict(decision.facts)),
+                candidates=[_candidate(o) for o in decision.ranked],
+            )
+            for job_id, decision in sorted(plan.decisions.items())
+            if job_id not in acted and decision.outcome not in ("keep", "wait")
+        ]
+        if logged:
+            self.store.decisions.add_many(logged)
+        return rows
+
+    def _export(  # noqa: PLR0917 - one call site, the tick's parts
+        self,
+        scanned: list[Offer],
+        recon: Reconciliation,
+        plan: Plan,
+        report: ExecutionReport,
+        added: dict[str, float],
+        snapshot: MarketSnapshot,
+        actions: list[Action],
+    ) -> None:
+        metrics = self.metrics
+        if metrics is None:
+            return
+        metrics.add_offers_scanned(len(scanned))
+        metrics.observe_offers(scanned)
+        for action in actions:
+            decision = plan.decisions.get(action.job_id) if action.job_id is not None else None
+            metrics.record_decision(action.kind, (decision.strategy if decision else "") or "none")
+        for result, count in report.bids_placed.items():
+            for _ in range(count):
+                metrics.record_bid_placed(result)
+        for _ in range(report.bid_changes):
+            metrics.record_bid_change("outbid")
+        if recon.outbid_events:
+            metrics.record_outbid(recon.outbid_events)
+        counts: Counter[tuple[str, str]] = Counter(
+            (i.status.value, (RentalType.INTERRUPTIBLE if i.is_bid else RentalType.ON_DEMAND).value) for i in recon.ours
+        )
+        metrics.set_instances(counts)
+        jobs = self.store.jobs.list()
+        metrics.set_jobs(Counter(j.state.value for j in jobs))
+        metrics.set_committed_burn(plan.committed_dph)
+        for kind, dollars in added.items():
+            if dollars > 0:
+                metrics.add_spend(kind, dollars)
+        budget = self.config.budget
+        metrics.set_budget(budget)
+        metrics.set_balance(snapshot.balance)
+        metrics.set_budget_remaining(
+            daily=None if budget.daily_cap is None else budget.daily_cap - snapshot.spent_today,
+            monthly=None if budget.monthly_cap is None else budget.monthly_cap - snapshot.spent_month,
+        )
+        for _job, inst in recon.became_running:
+            if inst.started_at is not None:
+                seconds = (snapshot.taken_at - inst.started_at).total_seconds()
+                if seconds >= 0:
+                    rental = RentalType.INTERRUPTIBLE if inst.is_bid else RentalType.ON_DEMAND
+                    metrics.observe_time_to_running(seconds, rental.value)
+
+
+def _candidate(offer: Offer) -> dict[str, Any]:
+    return {
+        "offer_id": offer.id,
+        "machine_id": offer.machine_id,
+        "gpu_name": offer.gpu_name,
+        "num_gpus": offer.num_gpus,
+        "dph_total": round(offer.dph_total, 6),
+        "min_bid": round(offer.min_bid, 6),
+        "reliability": offer.reliability,
+    }
+
+
+def _jsonable(facts: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in facts.items():
+        if isinstance(value, float | int | str | bool) or value is None:
+            out[key] = value
+        elif isinstance(value, Offer):
+            out[key] = _candidate(value)
+        elif isinstance(value, datetime):
+            out[key] = value.isoformat()
+        elif isinstance(value, Mapping):
+            out[key] = _jsonable(value)
+        elif isinstance(value, list | tuple):
+            out[key] = [v if isinstance(v, float | int | str | bool) or v is None else str(v) for v in value]
+        else:
+            out[key] = str(value)
+    return out
