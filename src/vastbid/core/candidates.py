@@ -3,9 +3,10 @@
 Offers come per query (the job's ``offer_filter``). A *base pool* is one query's offers with the job's GPU count,
 rentable, and not recently unavailable (by offer or machine). A *ranked pool* orders a base pool once for a group
 of jobs sharing (filter, GPU count, strategy, rental): with the strategy's ``prerank`` when it has one, otherwise
-cheapest first. Each job then gets a window from the front of its ranked pool: offers not yet claimed in this plan
-(by offer id or machine chunk ``(machine_id, num_gpus)``) whose cheapest allowed price could fit its cap, plus the
-offer of the machine chunk it already holds. No per-job scan of the whole market.
+cheapest first (that order is shared by every strategy without its own). Each job then gets a window from the
+front of its ranked pool: offers not yet claimed in this plan (by offer id or machine chunk
+``(machine_id, num_gpus)``) whose cheapest allowed price could fit its cap, plus the offer of the machine chunk it
+already holds. No per-job scan of the whole market.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vastbid.core.choice import PreRanking
 from vastbid.core.jobs import Rental
 from vastbid.core.offers import Offer
 from vastbid.core.snapshot import MarketSnapshot
@@ -71,6 +71,7 @@ class CandidatePools:
         self._base: dict[tuple[str, int], list[Offer]] = {}
         self._by_key: dict[tuple[str, int], dict[tuple[int, int], Offer]] = {}
         self._ranked: dict[tuple[str, int, str, Rental], _RankedPool] = {}
+        self._orders: dict[tuple[str, int, str], list[Offer]] = {}
         self.claimed_ids: set[int] = set()
         self.claimed_keys: set[tuple[int, int]] = set()
 
@@ -99,16 +100,34 @@ class CandidatePools:
             self._by_key[key] = index
         return index.get(chunk)
 
+    def _sorted(self, query: str, num_gpus: int, by: str) -> list[Offer]:
+        key = (query, num_gpus, by)
+        order = self._orders.get(key)
+        if order is None:
+            base = self.base(query, num_gpus)
+            if by == "bid":
+                order = sorted(base, key=lambda o: (o.min_bid, o.id))
+            else:
+                order = sorted(base, key=lambda o: (o.dph_total, o.id))
+            self._orders[key] = order
+        return order
+
     def _ranked_pool(self, query: str, num_gpus: int, group: str, strategy: object, rental: Rental) -> _RankedPool:
-        key = (query, num_gpus, group, rental)
+        """The group's ranking: the strategy's ``prerank`` (see ``PreRanking``) or the shared cheapest-first order."""
+        prerank = getattr(strategy, "prerank", None)
+        key = (query, num_gpus, group if prerank is not None else "", rental)
         pool = self._ranked.get(key)
         if pool is None:
-            base = self.base(query, num_gpus)
-            if isinstance(strategy, PreRanking):
-                allowed = {o.id for o in base}
-                order = [o for o in strategy.prerank(tuple(base), rental) if o.id in allowed]
+            if prerank is not None:
+                base = self.base(query, num_gpus)
+                allowed = {id(o) for o in base}
+                order: Sequence[Offer] = [o for o in prerank(tuple(base), rental) if id(o) in allowed]
+            elif rental is Rental.INTERRUPTIBLE:
+                order = self._sorted(query, num_gpus, "bid")
+            elif rental is Rental.ON_DEMAND:
+                order = self._sorted(query, num_gpus, "ask")
             else:
-                order = default_order(base, rental)
+                order = interleave(self._sorted(query, num_gpus, "bid"), self._sorted(query, num_gpus, "ask"))
             pool = _RankedPool(order)
             self._ranked[key] = pool
         return pool
@@ -133,16 +152,24 @@ class CandidatePools:
         """The candidates one job's strategy sees: the front of its group's ranking, unclaimed, under its cap."""
         pool = self._ranked_pool(query, num_gpus, group, strategy, rental)
         offers = pool.offers
-        while pool.start < len(offers) and self.is_claimed(offers[pool.start]):
-            pool.start += 1
+        ids, keys = self.claimed_ids, self.claimed_keys
+        start, end = pool.start, len(offers)
+        while start < end and (offers[start].id in ids or offers[start].stable_key in keys):
+            start += 1
+        pool.start = start
         out: list[Offer] = []
-        i = pool.start
+        size = self._window
         limit = cap + EPS_PRICE
-        while i < len(offers) and len(out) < self._window:
+        for i in range(start, end):
             offer = offers[i]
-            i += 1
-            if price_floor(offer, rental) <= limit and not self.is_claimed(offer, own_chunk):
-                out.append(offer)
+            if offer.id in ids or price_floor(offer, rental) > limit:
+                continue
+            chunk = offer.stable_key
+            if chunk in keys and chunk != own_chunk:
+                continue
+            out.append(offer)
+            if len(out) >= size:
+                break
         if own_chunk is not None:
             own = self.offer_for_chunk(query, own_chunk)
             if own is not None and own.id not in self.claimed_ids and all(o.id != own.id for o in out):

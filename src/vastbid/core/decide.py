@@ -245,7 +245,7 @@ class _Decider:
         if offer is None or rental is None or price is None:
             self._refuse(job, key, choice, "the strategy named no offer, rental or price")
             return
-        if not any(o is offer or o == offer for o in window):
+        if not (any(o is offer for o in window) or offer in window):
             self._refuse(job, key, choice, f"offer {offer.id} was not among the candidates shown")
             return
         if rental not in _ALLOWED[job.spec.rental]:

@@ -22,7 +22,7 @@ class DecidePolicy:
     """How long this plan's commitments run before the next decision: budgets are checked over it."""
     unknown_work_horizon_hours: float = 6.0
     """For jobs without a work estimate: the hours a migration's saving is counted over (vs its overhead)."""
-    candidate_window: int = 64
+    candidate_window: int = 32
     """How many of a group's best unclaimed candidates each job's strategy sees."""
 
 

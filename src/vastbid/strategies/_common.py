@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import Field
 
-from vastbid.core.candidates import default_order
 from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.jobs import Rental
 from vastbid.core.offers import Offer, RentalType
@@ -85,11 +84,6 @@ def priced_candidates(ctx: StrategyContext, margin: float) -> list[Priced]:
         if priced is not None:
             out.append(priced)
     return out
-
-
-def cheapest_first(offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
-    """The default pre-ranking (cheapest first for ``rental``), for strategies that rank by price."""
-    return default_order(offers, rental)
 
 
 def held(ctx: StrategyContext) -> Instance | None:

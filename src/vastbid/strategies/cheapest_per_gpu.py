@@ -7,12 +7,9 @@ the minimum-gain hysteresis), re-bids when outbid within the cap, else moves or 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from vastbid.core.instances import Instance
-from vastbid.core.jobs import Rental
-from vastbid.core.offers import Offer
 from vastbid.strategies import _common as common
 from vastbid.strategies.base import Choice, StrategyContext
 
@@ -32,10 +29,6 @@ class CheapestPerGpu:
     def params(self) -> CheapestPerGpu.Params:
         """The validated parameters."""
         return self._params
-
-    def prerank(self, offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
-        """Cheapest first for ``rental``."""
-        return common.cheapest_first(offers, rental)
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""

@@ -40,10 +40,11 @@ class PerfPerDollar:
 
     def prerank(self, offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
         """Most DLPerf per dollar first, at the minimum bid and/or the ask as ``rental`` allows."""
-        by_bid = sorted(offers, key=lambda o: (-_value(o.dlperf, o.min_bid), o.min_bid, o.id))
+        eps = common.EPS
+        by_bid = sorted(offers, key=lambda o: (-o.dlperf / max(o.min_bid, eps), o.min_bid, o.id))
         if rental is Rental.INTERRUPTIBLE:
             return by_bid
-        by_ask = sorted(offers, key=lambda o: (-_value(o.dlperf, o.dph_total), o.dph_total, o.id))
+        by_ask = sorted(offers, key=lambda o: (-o.dlperf / max(o.dph_total, eps), o.dph_total, o.id))
         return by_ask if rental is Rental.ON_DEMAND else interleave(by_bid, by_ask)
 
     def choose(self, ctx: StrategyContext) -> Choice:

@@ -8,14 +8,11 @@ re-bid while the re-bid stays at or under ``release_above`` (and the cap), else 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field, model_validator
 
 from vastbid.core.instances import InstanceStatus
-from vastbid.core.jobs import Rental
-from vastbid.core.offers import Offer
 from vastbid.strategies import _common as common
 from vastbid.strategies.base import Choice, StrategyContext, Verb
 
@@ -46,10 +43,6 @@ class PriceThreshold:
     def params(self) -> PriceThreshold.Params:
         """The validated parameters."""
         return self._params
-
-    def prerank(self, offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
-        """Cheapest first for ``rental``."""
-        return common.cheapest_first(offers, rental)
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""

@@ -9,13 +9,10 @@ a strategy the front of its pre-ranking (cheapest first), so the band is taken a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
-from vastbid.core.jobs import Rental
-from vastbid.core.offers import Offer
 from vastbid.strategies import _common as common
 from vastbid.strategies.base import Choice, MachineRecord, StrategyContext
 
@@ -39,10 +36,6 @@ class StableCheapest:
     def params(self) -> StableCheapest.Params:
         """The validated parameters."""
         return self._params
-
-    def prerank(self, offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
-        """Cheapest first for ``rental`` (the band is chosen within the window)."""
-        return common.cheapest_first(offers, rental)
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""

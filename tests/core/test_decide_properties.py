@@ -1,0 +1,189 @@
+"""Properties of decide() over random markets, job sets and price moves.
+
+Whatever the market does, no plan commits more $/h than the burn cap, spends past the daily cap or draws the
+balance under the reserve (over the hours to the next tick), never gives one offer or machine chunk to two jobs,
+never rents above a job's cap, and the same inputs always give the same plan. The committed $/h is recomputed
+here from the instances and the actions, not read from the plan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core_factories import NOW, strategies
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vastbid.core.actions import ChangeBid, DestroyInstance, PlaceBid, RentOnDemand, StartInstance, StopInstance
+from vastbid.core.budget import Budget
+from vastbid.core.decide import decide
+from vastbid.core.instances import Instance, InstanceStatus
+from vastbid.core.jobs import Job, JobSpec, JobState, Rental
+from vastbid.core.offers import Offer
+from vastbid.core.plan import Plan
+from vastbid.core.policy import DecidePolicy
+from vastbid.core.snapshot import MarketSnapshot
+
+FILTERS = ["", "gpu_name=RTX_4090"]
+money = st.floats(min_value=0.01, max_value=3.0, allow_nan=False)
+
+
+@st.composite
+def markets(draw: st.DrawFn) -> tuple[MarketSnapshot, list[Job], Budget, float]:
+    offers: dict[str, list[Offer]] = {f: [] for f in FILTERS}
+    for i in range(draw(st.integers(0, 30))):
+        gpus = draw(st.sampled_from([1, 2]))
+        offers[draw(st.sampled_from(FILTERS))].append(
+            Offer(
+                id=i,
+                machine_id=draw(st.integers(1, 12)),
+                host_id=1,
+                gpu_name="RTX_4090",
+                num_gpus=gpus,
+                gpu_ram_gb=24.0,
+                dph_total=draw(money),
+                min_bid=draw(money),
+                dlperf=draw(st.floats(0.0, 50.0)),
+                reliability=draw(st.floats(0.0, 1.0)),
+                rentable=draw(st.booleans()) or draw(st.booleans()),
+            )
+        )
+    jobs: list[Job] = []
+    instances: list[Instance] = []
+    for j in range(draw(st.integers(0, 8))):
+        state = draw(st.sampled_from(list(JobState)))
+        instance_id = None
+        if state is not JobState.QUEUED and draw(st.booleans()):
+            instance_id = 500 + j
+            is_bid = draw(st.booleans())
+            price = draw(money)  # the price we rented at; the market may have moved since
+            storage = draw(st.sampled_from([0.0, 0.01, 0.05]))
+            instances.append(
+                Instance(
+                    id=instance_id,
+                    machine_id=draw(st.integers(1, 12)),
+                    label=None,
+                    is_bid=is_bid,
+                    bid_price=price if is_bid else None,
+                    dph_total=price + storage,
+                    num_gpus=draw(st.sampled_from([1, 2])),
+                    gpu_name="RTX_4090",
+                    started_at=NOW,
+                    status=draw(st.sampled_from(list(InstanceStatus))),
+                    storage_dph=storage,
+                    min_bid=draw(st.one_of(st.none(), money)),
+                    status_msg=draw(st.sampled_from([None, "Exited (0)", "exit code 3"])),
+                )
+            )
+            if draw(st.integers(0, 9)) == 0:  # sometimes the instance vanished from the listing
+                instances.pop()
+        spec: dict[str, Any] = {}
+        if draw(st.booleans()):
+            spec["max_cost"] = draw(st.floats(0.5, 50.0))
+        jobs.append(
+            Job(
+                id=j,
+                spec=JobSpec(
+                    name=f"j{j}",
+                    image="img",
+                    num_gpus=draw(st.sampled_from([1, 2])),
+                    offer_filter=draw(st.sampled_from(FILTERS)),
+                    max_price_per_gpu=draw(st.floats(0.05, 2.0)),
+                    rental=draw(st.sampled_from(list(Rental))),
+                    priority=draw(st.integers(-2, 2)),
+                    strategy=draw(st.sampled_from([None, "perf_per_dollar", "stable_cheapest"])),
+                    **spec,
+                ),
+                state=state,
+                created_at=NOW,
+                instance_id=instance_id,
+                spent=draw(st.floats(0.0, 20.0)),
+            )
+        )
+    budget = Budget(
+        max_burn_per_hour=draw(st.one_of(st.none(), st.floats(0.0, 6.0))),
+        daily_cap=draw(st.one_of(st.none(), st.floats(1.0, 100.0))),
+        monthly_cap=draw(st.one_of(st.none(), st.floats(1.0, 1000.0))),
+        min_balance=draw(st.floats(0.0, 50.0)),
+    )
+    snap = MarketSnapshot(
+        taken_at=NOW,
+        offers=offers,
+        instances=instances,
+        balance=draw(st.floats(0.0, 100.0)),
+        spent_today=draw(st.floats(0.0, 100.0)),
+        spent_month=draw(st.floats(0.0, 1000.0)),
+        unavailable_offer_ids=frozenset(draw(st.lists(st.integers(0, 30), max_size=3))),
+    )
+    return snap, jobs, budget, draw(st.sampled_from([1 / 60, 0.25, 1.0]))
+
+
+def committed_after(snap: MarketSnapshot, plan: Plan) -> float:
+    """$/h of every live instance once the plan's actions are applied, recomputed from scratch."""
+    gpu: dict[int, float] = {}
+    storage: dict[int, float] = {}
+    for inst in snap.instances:
+        if inst.status is InstanceStatus.GONE:
+            continue
+        idle = inst.status in (InstanceStatus.STOPPED, InstanceStatus.EXITED)
+        gpu[inst.id] = 0.0 if idle else inst.gpu_dph
+        storage[inst.id] = inst.storage_dph
+    bids = {inst.id: inst.gpu_dph for inst in snap.instances}
+    new = 0.0
+    for action in plan.actions:
+        if isinstance(action, PlaceBid):
+            new += action.price
+        elif isinstance(action, RentOnDemand):
+            new += action.offer.dph_total
+        elif isinstance(action, DestroyInstance):
+            gpu.pop(action.instance_id, None)
+            storage.pop(action.instance_id, None)
+        elif isinstance(action, StopInstance):
+            gpu[action.instance_id] = 0.0
+        elif isinstance(action, ChangeBid):
+            bids[action.instance_id] = action.price
+            if gpu.get(action.instance_id):
+                gpu[action.instance_id] = action.price
+        elif isinstance(action, StartInstance):
+            gpu[action.instance_id] = bids[action.instance_id]
+    return new + sum(gpu.values()) + sum(storage.values())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(market=markets())
+def test_no_plan_breaks_a_budget_and_the_same_inputs_give_the_same_plan(
+    market: tuple[MarketSnapshot, list[Job], Budget, float],
+) -> None:
+    snap, jobs, budget, hours = market
+    policy = DecidePolicy(deployment="prop", hours_to_next_tick=hours, candidate_window=4)
+    plan = decide(snap, jobs, budget, strategies(0.05), NOW, policy)
+    assert plan == decide(snap, jobs, budget, strategies(0.05), NOW, policy)
+
+    committed = committed_after(snap, plan)
+    assert abs(committed - plan.committed_dph) < 1e-6
+    eps = 1e-6
+    if committed > eps:  # the plan holds spend: every cap must allow it
+        if budget.max_burn_per_hour is not None:
+            assert committed <= budget.max_burn_per_hour + eps
+        if budget.daily_cap is not None:
+            assert snap.spent_today + committed * hours <= budget.daily_cap + eps
+        if budget.monthly_cap is not None:
+            assert snap.spent_month + committed * hours <= budget.monthly_cap + eps
+        assert snap.balance - committed * hours >= budget.min_balance - eps
+
+    by_id = {job.id: job for job in jobs}
+    creates = [a for a in plan.actions if isinstance(a, PlaceBid | RentOnDemand)]
+    assert len({a.offer.id for a in creates}) == len(creates)
+    assert len({a.offer.stable_key for a in creates}) == len(creates)
+    for action in creates:
+        job = by_id[action.job_id]
+        assert not job.state.is_final
+        assert action.offer in snap.offers[job.spec.offer_filter]
+        assert action.offer.id not in snap.unavailable_offer_ids
+        assert action.price <= job.max_price + eps
+        assert job.spec.rental is not (Rental.ON_DEMAND if isinstance(action, PlaceBid) else Rental.INTERRUPTIBLE)
+    for action in plan.actions:
+        if isinstance(action, ChangeBid):
+            assert action.price <= by_id[action.job_id].max_price + eps
+    destroyed = [a.instance_id for a in plan.actions if isinstance(a, DestroyInstance)]
+    assert len(destroyed) == len(set(destroyed))
