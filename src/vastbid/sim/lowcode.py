@@ -15,6 +15,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
 from vastbid.sim import operations as ops
+from vastbid.sim.bids import bid_json, bid_status, fill_pending, rent_for_bid
 from vastbid.sim.config import SimConfig
 from vastbid.sim.entities import ACCOUNT, Bid
 from vastbid.sim.market import Market
@@ -95,80 +96,6 @@ class LowCodeBook:
 # --- bids ---------------------------------------------------------------------------------------------------------
 
 
-def bid_status(market: Market, bid: Bid) -> str:
-    if bid.closed:
-        return bid.closed
-    if bid.instance_id is None:
-        return "pending"
-    inst = market.instances.get(bid.instance_id)
-    if inst is None:
-        return "cancelled"
-    return "active" if inst.holding else "outbid"
-
-
-def bid_json(market: Market, bid: Bid) -> dict[str, Any]:
-    return {
-        "id": bid.id,
-        "instance_id": bid.instance_id,
-        "offer_id": bid.offer_id,
-        "machine_id": bid.machine_id,
-        "num_gpus": bid.num_gpus,
-        "price": bid.price,
-        "duration": bid.duration_hours,
-        "status": bid_status(market, bid),
-        "created_at": bid.created_at,
-    }
-
-
-def _attach(market: Market, bid: Bid, offer_id: int) -> Reply | None:
-    """Rent ``offer_id`` for the bid; a refusal comes back as the native reply."""
-    result, reply = ops.create_instance(
-        market,
-        offer_id,
-        {
-            "price": bid.price,
-            "image": bid.image,
-            "disk": bid.disk,
-            "label": bid.label,
-            "env": bid.env,
-            "onstart": bid.onstart,
-        },
-    )
-    if result.instance is None or result.error:
-        if result.instance is None and isinstance(reply.body, dict):
-            reply.body["error"] = "no_such_ask"
-        return reply
-    inst = result.instance
-    inst.bid_id = bid.id
-    bid.instance_id = inst.id
-    bid.offer_id = offer_id
-    bid.machine_id = inst.machine_id
-    bid.num_gpus = inst.num_gpus
-    return None
-
-
-def _cheapest_match(market: Market, bid: Bid) -> int | None:
-    best: tuple[float, int] | None = None
-    for machine in market.machines.values():
-        if not machine.listed or not machine.online or machine.owner == ACCOUNT:
-            continue
-        offer_id = machine.offer_ids.get(bid.num_gpus)
-        if offer_id is None or market.on_demand_blocked(machine, bid.num_gpus):
-            continue
-        floor = market.min_bid(machine, bid.num_gpus)
-        if floor is not None and floor <= bid.price + 1e-9 and (best is None or (floor, offer_id) < best):
-            best = (floor, offer_id)
-    return None if best is None else best[1]
-
-
-def fill_pending(market: Market) -> None:
-    for bid in market.bids.values():
-        if bid.closed is None and bid.instance_id is None:
-            offer_id = _cheapest_match(market, bid)
-            if offer_id is not None:
-                _attach(market, bid, offer_id)
-
-
 def _get_bid(market: Market, bid_id: int) -> Bid:
     bid = market.bids.get(bid_id)
     if bid is None:
@@ -215,7 +142,7 @@ def lc_bid_create(ctx: Ctx, book: LowCodeBook) -> Reply:
         onstart=body.get("onstart"),
     )
     if offer_id is not None:
-        refused = _attach(market, bid, as_int(offer_id, "offer_id", 0))
+        refused = rent_for_bid(market, bid, as_int(offer_id, "offer_id", 0))
         if refused is not None:
             return refused
     market.bids[bid.id] = bid

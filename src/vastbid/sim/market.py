@@ -351,6 +351,7 @@ class Market:
         for inst in list(self.account_instances()):
             if inst.boot_until is not None and inst.boot_until <= self.now + 1e-9:
                 inst.boot_until = None
+                inst.started_once = True
                 if inst.status_msg == "loading image":
                     inst.status_msg = f"success, running {inst.image}/ssh"
             work = inst.work_hours

@@ -104,8 +104,6 @@ def _status(market: Market, inst: Instance) -> tuple[str | None, str, str, str]:
 def instance_json(market: Market, inst: Instance) -> dict[str, Any]:
     machine = market.machines[inst.machine_id]
     actual, intended, cur, nxt = _status(market, inst)
-    if actual == "running":
-        inst.started_once = True
     min_bid = market.min_bid(machine, inst.num_gpus, exclude=inst.id)
     return {
         "id": inst.id,

@@ -5,6 +5,7 @@ httpx transport or a real threaded socket; requests first bring the market up to
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -32,6 +33,7 @@ from vastbid.sim.wire import BadRequestError, Reply, error
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+_log = logging.getLogger(__name__)
 INPROCESS_HEADER = "X-Sim-Inprocess"
 TIMEOUT_MARKER = "X-Sim-Timeout"
 _SECRET_IN_URL = re.compile(r"(api_key|api_token)=[^&\s\"]+")
@@ -142,6 +144,9 @@ class Simulator:
                 )
             except BadRequestError as exc:
                 reply = exc.reply
+            except Exception:  # a simulator bug must look like Vast's 500, not crash the client's transport
+                _log.exception("simulator handler %s failed", endpoint)
+                reply = error(500, "server_error", "Internal server error.")
             self.state.advance_to(self.state.now)
         return self._after(endpoint, request, reply)
 
