@@ -7,7 +7,7 @@ import httpx
 import pytest
 from sim_helpers import START, create, delete, offers, one_gpu_offer, show, states
 
-from vastbid.sim import ManualClock, SimConfig, Simulator
+from vastbid.sim import ManualClock, ProcessRates, SimConfig, Simulator
 
 BOOT = 200.0  # longer than the longest boot
 
@@ -206,3 +206,25 @@ def test_the_default_market_is_large_and_varied() -> None:
     h100 = [o["dph_base"] / o["num_gpus"] for o in found if o["gpu_name"].startswith("H100")]
     assert h100 and min(h100) >= 1.6 and max(h100) <= 2.8
     assert all(0.4 <= o["min_bid"] / o["dph_base"] <= 0.7 + 1e-6 for o in found)
+
+
+def test_other_participants_rent_bid_fail_and_relist() -> None:
+    rates = ProcessRates(
+        listing_min_days=0.2, listing_max_days=0.5, relist_delay_mean_hours=1.0, machine_failures_per_hour=2.0
+    )
+    sim = Simulator(SimConfig(seed=4, scenario="small", rates=rates), clock=ManualClock(start=START))
+    with httpx.Client(
+        transport=sim.transport(), base_url="http://sim.local", headers={"Authorization": "Bearer sim-key"}
+    ) as client:
+        before = {(o["machine_id"], o["num_gpus"]): o for o in offers(client)}
+        seen_unrentable = seen_raised_floor = False
+        for _ in range(24):
+            sim.advance(3600)
+            now = offers(client, type="bid")
+            seen_unrentable |= any(not o["rentable"] for o in now)
+            floors = {(o["machine_id"], o["num_gpus"]): o["dph_base"] for o in offers(client)}
+            seen_raised_floor |= any(o["min_bid"] > 0.7 * floors[(o["machine_id"], o["num_gpus"])] for o in now)
+        after = {(o["machine_id"], o["num_gpus"]): o for o in offers(client)}
+    relisted = [key for key in before.keys() & after.keys() if before[key]["id"] != after[key]["id"]]
+    assert relisted and all(before[k]["dph_base"] != after[k]["dph_base"] for k in relisted)
+    assert seen_unrentable and seen_raised_floor

@@ -65,7 +65,9 @@ PLACES: tuple[tuple[str, str], ...] = (
 GPU_COUNTS = (1, 2, 4, 8)
 
 
-def _machine(rng: random.Random, machine_id: int, host_id: int, owner: str, start: float) -> Machine:
+def _machine(
+    rng: random.Random, machine_id: int, host_id: int, owner: str, start: float, days: tuple[float, float]
+) -> Machine:
     model = rng.choices(GPU_MODELS, weights=[m.weight for m in GPU_MODELS])[0]
     n = rng.choice(GPU_COUNTS)
     price_gpu = round(rng.uniform(model.price_low, model.price_high), 4)
@@ -94,14 +96,21 @@ def _machine(rng: random.Random, machine_id: int, host_id: int, owner: str, star
         price_min_bid=round(price_gpu * rng.uniform(0.4, 0.7), 4),
         price_disk=round(rng.uniform(0.05, 0.3), 3),
         min_chunk=n if rng.random() < 0.3 else 1,
-        end_date=start + rng.uniform(3, 60) * 86400.0,
+        end_date=start + rng.uniform(*days) * 86400.0,
         hostname=f"host{host_id}-m{machine_id}",
         driver_version=rng.choice(("535.183.01", "550.54.14", "560.35.03", "570.124.06")),
         public_ip=f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
     )
 
 
-def build_market_machines(scenario: str, seed: int, start: float, own: int, account_host_id: int) -> list[Machine]:
+def build_market_machines(
+    scenario: str,
+    seed: int,
+    start: float,
+    own: int,
+    account_host_id: int,
+    listing_days: tuple[float, float] = (3.0, 60.0),
+) -> list[Machine]:
     """The machines of ``default`` (about 1,100 machines, 2,000+ offers) or ``small`` (about 40 offers)."""
     rng = random.Random(f"{seed}:{scenario}")
     count = 1100 if scenario == "default" else 18
@@ -109,12 +118,12 @@ def build_market_machines(scenario: str, seed: int, start: float, own: int, acco
     machine_id = 50_000
     for _ in range(count):
         machine_id += rng.randint(1, 9)
-        machines.append(_machine(rng, machine_id, 100_000 + rng.randint(0, count // 2), OTHER, start))
+        machines.append(_machine(rng, machine_id, 100_000 + rng.randint(0, count // 2), OTHER, start, listing_days))
     if scenario == "small":
         _ensure_small_variety(machines)
     for _ in range(own):
         machine_id += rng.randint(1, 9)
-        mine = _machine(rng, machine_id, account_host_id, ACCOUNT, start)
+        mine = _machine(rng, machine_id, account_host_id, ACCOUNT, start, (30.0, 30.0))
         mine.listed = False
         mine.verification = "verified"
         machines.append(mine)

@@ -71,8 +71,14 @@ class Simulator:
             for machine in own[-self.config.own_machines :] if self.config.own_machines else []:
                 market.add_machine(machine)
             return
+        rates = self.config.rates
         for machine in build_market_machines(
-            self.config.scenario, self.config.seed, market.epoch, self.config.own_machines, self.config.user_id
+            self.config.scenario,
+            self.config.seed,
+            market.epoch,
+            self.config.own_machines,
+            self.config.user_id,
+            (rates.listing_min_days, rates.listing_max_days) if self.config.processes else (3650.0, 3650.0),
         ):
             market.add_machine(machine)
         if self.config.processes:
