@@ -60,9 +60,15 @@ class MarketApi(Protocol):
     """What the daemon may ask of the marketplace."""
 
     def search_offers(
-        self, query: str, *, rental: RentalType = RentalType.ON_DEMAND, limit: int | None = None
+        self,
+        query: str,
+        *,
+        rental: RentalType = RentalType.ON_DEMAND,
+        limit: int | None = None,
+        order: str | None = None,
     ) -> list[Offer]:
-        """Offers matching ``query`` (the ``vastai search offers`` grammar), priced for ``rental``."""
+        """Offers matching ``query`` (the ``vastai search offers`` grammar), priced for ``rental``, in ``order``
+        (the CLI's ``-o`` syntax, e.g. ``"dph_total"`` or ``"dlperf-"``)."""
         ...
 
     def list_instances(self) -> list[Instance]:
