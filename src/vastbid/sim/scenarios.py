@@ -66,7 +66,7 @@ GPU_COUNTS = (1, 2, 4, 8)
 
 
 def _machine(
-    rng: random.Random, machine_id: int, host_id: int, owner: str, start: float, days: tuple[float, float]
+    rng: random.Random, machine_id: int, host_id: int, owner: str, *, start: float, days: tuple[float, float]
 ) -> Machine:
     model = rng.choices(GPU_MODELS, weights=[m.weight for m in GPU_MODELS])[0]
     n = rng.choice(GPU_COUNTS)
@@ -106,6 +106,7 @@ def _machine(
 def build_market_machines(
     scenario: str,
     seed: int,
+    *,
     start: float,
     own: int,
     account_host_id: int,
@@ -118,12 +119,14 @@ def build_market_machines(
     machine_id = 50_000
     for _ in range(count):
         machine_id += rng.randint(1, 9)
-        machines.append(_machine(rng, machine_id, 100_000 + rng.randint(0, count // 2), OTHER, start, listing_days))
+        machines.append(
+            _machine(rng, machine_id, 100_000 + rng.randint(0, count // 2), OTHER, start=start, days=listing_days)
+        )
     if scenario == "small":
         _ensure_small_variety(machines)
     for _ in range(own):
         machine_id += rng.randint(1, 9)
-        mine = _machine(rng, machine_id, account_host_id, ACCOUNT, start, (30.0, 30.0))
+        mine = _machine(rng, machine_id, account_host_id, ACCOUNT, start=start, days=(30.0, 30.0))
         mine.listed = False
         mine.verification = "verified"
         machines.append(mine)

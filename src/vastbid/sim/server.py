@@ -66,7 +66,11 @@ class Simulator:
         if self.config.scenario == "trace":
             self.trace = TraceDriver(market, list(self.config.trace_files), market.epoch)
             own = build_market_machines(
-                "small", self.config.seed, market.epoch, self.config.own_machines, self.config.user_id
+                "small",
+                self.config.seed,
+                start=market.epoch,
+                own=self.config.own_machines,
+                account_host_id=self.config.user_id,
             )
             for machine in own[-self.config.own_machines :] if self.config.own_machines else []:
                 market.add_machine(machine)
@@ -75,10 +79,12 @@ class Simulator:
         for machine in build_market_machines(
             self.config.scenario,
             self.config.seed,
-            market.epoch,
-            self.config.own_machines,
-            self.config.user_id,
-            (rates.listing_min_days, rates.listing_max_days) if self.config.processes else (3650.0, 3650.0),
+            start=market.epoch,
+            own=self.config.own_machines,
+            account_host_id=self.config.user_id,
+            listing_days=(rates.listing_min_days, rates.listing_max_days)
+            if self.config.processes
+            else (3650.0, 3650.0),
         ):
             market.add_machine(machine)
         if self.config.processes:
