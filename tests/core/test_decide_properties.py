@@ -3,7 +3,7 @@
 Whatever the market does, no plan commits more $/h than the burn cap, spends past the daily cap or draws the
 balance under the reserve (over the hours to the next tick), never gives one offer or machine chunk to two jobs,
 never rents above a job's cap, and the same inputs always give the same plan. The committed $/h is recomputed
-here from the instances and the actions, not read from the plan.
+here from the instances and the actions, not read from the plan. Jobs use every registered strategy that loads.
 """
 
 from __future__ import annotations
@@ -23,8 +23,27 @@ from vastbid.core.offers import Offer
 from vastbid.core.plan import Plan
 from vastbid.core.policy import DecidePolicy
 from vastbid.core.snapshot import MarketSnapshot
+from vastbid.errors import StrategyError
+from vastbid.strategies.base import Strategy
+from vastbid.strategies.registry import available, build_strategy
 
 FILTERS = ["", "gpu_name=RTX_4090"]
+
+
+def _every_strategy() -> dict[str, Strategy]:
+    """Every registered strategy that loads (price_threshold with thresholds), plus the test defaults."""
+    built = strategies(0.05)
+    for name in available():
+        params = {"acquire_below": 0.8, "release_above": 1.2} if name == "price_threshold" else None
+        try:
+            built.setdefault(name, build_strategy(name, params))
+        except StrategyError:
+            continue
+    return built
+
+
+STRATEGIES = _every_strategy()
+NAMES = sorted(STRATEGIES)
 money = st.floats(min_value=0.01, max_value=3.0, allow_nan=False)
 
 
@@ -91,7 +110,7 @@ def markets(draw: st.DrawFn) -> tuple[MarketSnapshot, list[Job], Budget, float]:
                     max_price_per_gpu=draw(st.floats(0.05, 2.0)),
                     rental=draw(st.sampled_from(list(Rental))),
                     priority=draw(st.integers(-2, 2)),
-                    strategy=draw(st.sampled_from([None, "perf_per_dollar", "stable_cheapest"])),
+                    strategy=draw(st.sampled_from([None, *NAMES])),
                     **spec,
                 ),
                 state=state,
@@ -156,8 +175,8 @@ def test_no_plan_breaks_a_budget_and_the_same_inputs_give_the_same_plan(
 ) -> None:
     snap, jobs, budget, hours = market
     policy = DecidePolicy(deployment="prop", hours_to_next_tick=hours, candidate_window=4)
-    plan = decide(snap, jobs, budget, strategies(0.05), NOW, policy)
-    assert plan == decide(snap, jobs, budget, strategies(0.05), NOW, policy)
+    plan = decide(snap, jobs, budget, STRATEGIES, NOW, policy)
+    assert plan == decide(snap, jobs, budget, STRATEGIES, NOW, policy)
 
     committed = committed_after(snap, plan)
     assert abs(committed - plan.committed_dph) < 1e-6

@@ -134,7 +134,11 @@ class _Decider:
         if (job.instance_id is not None and live is None) or (
             job.instance_id is None and job.state is JobState.RUNNING
         ):
-            why = f"instance {job.instance_id} vanished from the listing: back to the queue"
+            why = (
+                f"instance {job.instance_id} vanished from the listing: back to the queue"
+                if job.instance_id is not None
+                else "running without an instance: back to the queue"
+            )
             self._update(job, JobState.QUEUED, why, detach=True)
             self._note(job, "requeue", why)
             job = dataclasses.replace(job, state=JobState.QUEUED, instance_id=None)
