@@ -1,8 +1,9 @@
 """Step 1 of a tick: observe the market and our account, as few API calls as a steady tick allows.
 
-One broad search (every rentable offer, no default filters) is evaluated locally against each distinct job
-filter, so a tick costs one search however many filters the queue holds; then the complete instance listing and
-the account. Any failure raises: a tick that cannot see acts on nothing.
+With few distinct job filters, one search per filter (cheapest first, cached within the tick); with more, one
+broad search of everything rentable evaluated locally against each filter, so a tick never costs more than
+``MAX_SEARCHES`` searches however many filters the queue holds. Then the complete instance listing and the
+account. Any failure raises: a tick that cannot see acts on nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from vastbid.vast.port import Account, MarketApi
 from vastbid.vast.query import compile_query
 
 BROAD_QUERY = "verified=any external=any rentable=true"
-"""The one search of a tick: everything rentable; each job's own filter (CLI defaults included) runs locally."""
+"""The broad search: everything rentable; each job's own filter (CLI defaults included) then runs locally."""
+MAX_SEARCHES = 8
+"""Up to this many distinct filters are searched one by one; more share one broad search."""
+FILTER_LIMIT = 1_000
+BROAD_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +40,17 @@ class Observation:
 
 
 def observe(api: MarketApi, filters: Collection[str], now: datetime) -> Observation:
-    """Search once (only when some job needs candidates), list every instance, read the balance."""
-    scanned: list[Offer] = api.search_offers(BROAD_QUERY) if filters else []
-    offers = {text: compile_query(text).filter(scanned) for text in sorted(set(filters))}
+    """Search (only when some job needs candidates), list every instance, read the balance."""
+    distinct = sorted(set(filters))
+    offers: dict[str, list[Offer]] = {}
+    if len(distinct) <= MAX_SEARCHES:
+        for text in distinct:
+            offers[text] = api.search_offers(text, limit=FILTER_LIMIT, order="dph_total")
+        seen = {o.id: o for found in offers.values() for o in found}
+        scanned = list(seen.values())
+    else:
+        scanned = api.search_offers(BROAD_QUERY, limit=BROAD_LIMIT, order="dph_total")
+        offers = {text: compile_query(text).filter(scanned) for text in distinct}
     instances = api.list_instances()
     account = api.account()
     return Observation(taken_at=now, offers=offers, scanned=scanned, instances=instances, account=account)
