@@ -49,6 +49,7 @@ class Market:
         self.machines: dict[int, Machine] = {}
         self.instances: dict[int, Instance] = {}
         self.destroyed: dict[int, Instance] = {}
+        self.account: dict[int, Instance] = {}
         self.offers: dict[int, tuple[int, int]] = {}
         self.by_machine: dict[int, list[int]] = {}
         self.checkpoints: dict[str, float] = {}
@@ -236,6 +237,8 @@ class Market:
         if inst.checkpoint_key is None:
             inst.progress_hours = 0.0
         self.instances[inst.id] = inst
+        if owner == ACCOUNT:
+            self.account[inst.id] = inst
         self.by_machine[machine.id].append(inst.id)
         if low:
             inst.wants_run = False
@@ -275,6 +278,7 @@ class Market:
 
     def destroy(self, inst: Instance) -> None:
         self.instances.pop(inst.id, None)
+        self.account.pop(inst.id, None)
         inst.holding = False
         inst.wants_run = False
         self.destroyed[inst.id] = inst
@@ -284,7 +288,7 @@ class Market:
     # --- time -------------------------------------------------------------------------------------------------
 
     def account_instances(self) -> list[Instance]:
-        return [i for i in self.instances.values() if i.owner == ACCOUNT]
+        return list(self.account.values())
 
     def progress(self, inst: Instance) -> float:
         key = inst.checkpoint_key
@@ -310,9 +314,6 @@ class Market:
             work = inst.work_hours
             if work is not None and self._gpu_billed(inst):
                 times.append(self.now + max(0.0, work - self.progress(inst)) * 3600.0)
-        for inst in self.instances.values():
-            if inst.owner != ACCOUNT and inst.holding and inst.boot_until is not None and inst.boot_until > self.now:
-                times.append(inst.boot_until)
         rate = self.burn_rate()
         if rate > 0 and self.credit > 1e-9:
             times.append(self.now + self.credit / rate * 3600.0)
@@ -361,9 +362,6 @@ class Market:
                 inst.display = "exited"
                 inst.status_msg = "container exited with code 0"
                 touched.add(inst.machine_id)
-        for inst in self.instances.values():
-            if inst.owner != ACCOUNT and inst.boot_until is not None and inst.boot_until <= self.now + 1e-9:
-                inst.boot_until = None
         if self.credit <= 1e-9:
             for inst in self.account_instances():
                 if inst.holding or inst.wants_run:

@@ -17,6 +17,7 @@ class Participants:
         self.market = market
         self.rates = market.config.rates
         self.rng = market.rng
+        self._machines: list[Machine] | None = None
         market.handlers.update(
             {
                 "od_arrival": self._on_demand_arrival,
@@ -46,7 +47,9 @@ class Participants:
         self._next("failure", self.rates.machine_failures_per_hour)
 
     def _market_machines(self) -> list[Machine]:
-        return [m for m in self.market.machines.values() if m.owner == OTHER]
+        if self._machines is None:
+            self._machines = [m for m in self.market.machines.values() if m.owner == OTHER]
+        return self._machines
 
     def _hours(self, mean: float) -> float:
         return self.rng.expovariate(1.0 / mean) * 3600.0 if mean > 0 else 0.0
