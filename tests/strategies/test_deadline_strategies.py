@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -171,3 +172,36 @@ def test_prices_never_exceed_the_cap(strategy: Greedy) -> None:
         if choice.price is not None:
             assert choice.price <= 3.5
             assert choice.offer is not None and choice.offer.machine_id == 1
+
+
+def with_stats(context: StrategyContext, stats: dict[int, dict[str, object]]) -> StrategyContext:
+    return replace(context, job=replace(context.job, extra={"spot_stats": stats}))
+
+
+def test_deadline_aware_skips_a_spot_expected_to_die_before_paying_its_overhead() -> None:
+    da = DeadlineAware(DeadlineAware.Params())
+    short = {2: {"up_hours": 0.1, "past_up_hours": [0.2] * 10}, 1: {"up_hours": 0.1, "past_up_hours": [0.2] * 10}}
+    lasting = {2: {"up_hours": 0.1, "past_up_hours": [5.0] * 10}, 1: {"up_hours": 0.1, "past_up_hours": [5.0] * 10}}
+    base = ctx(elapsed=0.5, done=0.5, offers=SPOT_THERE)
+    assert da.choose(with_stats(base, short)).verb is Verb.WAIT
+    assert is_spot(da.choose(with_stats(base, lasting)))
+
+
+def test_deadline_aware_stays_on_demand_rather_than_idle_when_ahead_without_spot() -> None:
+    da = DeadlineAware(DeadlineAware.Params())
+    up = UniformProgress(UniformProgress.Params())
+    context = ctx(elapsed=2.0, done=2.45, offers=NO_SPOT, instance=held(1, spot=False))
+    assert up.choose(context).verb is Verb.RELEASE
+    assert da.choose(context).verb is Verb.KEEP
+
+
+def test_deadline_aware_migrates_between_spot_places_only_for_a_real_gain() -> None:
+    da = DeadlineAware(DeadlineAware.Params())
+    long_life = {2: {"up_hours": 1.0, "past_up_hours": [20.0] * 10}}
+    short_life = {2: {"up_hours": 1.0, "past_up_hours": [1.2] * 10}}
+    on_dear_spot = held(1, spot=True)
+    offers = [offer(1, 1.2), offer(2, 0.6, dph=3.2)]
+    moved = da.choose(with_stats(ctx(elapsed=1, done=0.5, offers=offers, instance=on_dear_spot), long_life))
+    assert moved.verb is Verb.MIGRATE and moved.offer is not None and moved.offer.machine_id == 2
+    stay = da.choose(with_stats(ctx(elapsed=1, done=0.5, offers=offers, instance=on_dear_spot), short_life))
+    assert stay.verb is Verb.KEEP
