@@ -34,9 +34,9 @@ def root(
 
 
 def _register() -> None:
-    from vastbid.cli import backtest_cmd, config_cmd, db_cmd, jobs_cmd, offers_cmd, run_cmd, sim_cmd
+    from vastbid.cli import backtest_cmd, config_cmd, db_cmd, jobs_cmd, offers_cmd, record_cmd, run_cmd, sim_cmd
 
-    for module in (run_cmd, jobs_cmd, offers_cmd, config_cmd, db_cmd, sim_cmd, backtest_cmd):
+    for module in (run_cmd, record_cmd, jobs_cmd, offers_cmd, config_cmd, db_cmd, sim_cmd, backtest_cmd):
         module.register(app)
 
 
