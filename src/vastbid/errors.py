@@ -7,7 +7,9 @@
     │   └── SecretExposedError      a secret file readable by others
     ├── InvalidInputError           a value refused before anything was sent or written (names the field)
     │   ├── QueryError              a malformed offer query (names the unconsumed text)
-    │   └── JobSpecError            a bad job specification
+    │   ├── JobSpecError            a bad job specification
+    │   ├── UnknownObjectError      an id that names nothing (HTTP 404)
+    │   └── StateConflictError      a change the object's state forbids, e.g. cancelling a finished job (HTTP 409)
     ├── MarketError                 anything that went wrong talking to Vast.ai (vast/ only raises these)
     │   ├── TransientMarketError    worth retrying later
     │   │   ├── RateLimitedError        HTTP 429 (retry_after in seconds, when known)
@@ -207,3 +209,14 @@ class BacktestError(VastbidError):
 
 class TraceError(BacktestError):
     """A malformed trace file; the message names the file and the problem."""
+
+
+# --- input refused by the object's existence or state (the JSON API maps them to 404 and 409) ---------------
+
+
+class UnknownObjectError(InvalidInputError):
+    """The id names nothing (no such job); ``field`` names the id."""
+
+
+class StateConflictError(InvalidInputError):
+    """The object exists but its state forbids the change (cancelling a job that is already over)."""

@@ -1,15 +1,17 @@
 """`vastbid jobs submit|list|show|cancel`: the job queue from the command line.
 
-Each command turns its options into a request, runs it against the store (``_queue_*`` functions: the only
-store access, so a later ``--url`` can send the same request to a running daemon) and renders the answer: a rich
-table for people, ``--json`` for machines. Bad specs are refused with the field named and nothing written.
+Each command turns its options into a request, runs it against a ``JobQueue`` (``_queue``: the database, or with
+``--url`` a running daemon's JSON API, the token from ``--token`` or ``VASTBID_HTTP_TOKEN``) and renders the
+answer: a rich table for people, ``--json`` for machines. Both paths answer the same JSON shapes, so the output is
+the same. Bad specs are refused with the field named and nothing written.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,30 +28,43 @@ from vastbid.cli.common import (
     reported_errors,
 )
 from vastbid.core.jobs import Job, JobState, Rental
-from vastbid.errors import JobSpecError
-from vastbid.store import InstanceRecord, Store, parse_job_specs
+from vastbid.daemon.service import StoreJobQueue
+from vastbid.errors import ConfigError, JobSpecError
+from vastbid.obs.api import ApiClient, JobQueue, job_from_dict
+from vastbid.obs.api import job_to_dict as job_to_dict  # noqa: PLC0414 - re-exported (record_cmd)
+from vastbid.store import parse_job_specs
 
 _FILE_OPTION: Any = typer.Option(None, "--file", "-f", help="JOB.toml or JOB.json: one job, or a [[jobs]] list.")
 _ID_ARGUMENT: Any = typer.Argument(..., help="The job id.", min=1)
 
 
-# --- requests against the store ----------------------------------------------------------------------------
+# --- where requests go: the database or a running daemon ------------------------------------------------------
+
+_URL_OPTION: Any = typer.Option(
+    None, "--url", help="A running daemon's HTTP address (e.g. http://127.0.0.1:9464) instead of the database."
+)
+_TOKEN_OPTION: Any = typer.Option(
+    None,
+    "--token",
+    envvar=["VASTBID_HTTP_TOKEN", "VASTBID_HTTP__TOKEN"],
+    show_envvar=True,
+    help="--url: the daemon's http.token (prefer the VASTBID_HTTP_TOKEN environment variable).",
+)
 
 
-def _queue_submit(store: Store, items: Sequence[Mapping[str, Any]]) -> list[Job]:
-    return store.jobs.submit_many(parse_job_specs(items))
-
-
-def _queue_list(store: Store, states: list[JobState] | None) -> list[Job]:
-    return store.jobs.list(states or None)
-
-
-def _queue_show(store: Store, job_id: int) -> tuple[Job, str | None, list[InstanceRecord]]:
-    return store.jobs.get(job_id), store.jobs.reason(job_id), store.instances.for_job(job_id)
-
-
-def _queue_cancel(store: Store, job_id: int) -> Job:
-    return store.jobs.cancel(job_id)
+@contextmanager
+def _queue(config: Path | None, db: str | None, url: str | None, token: str | None) -> Iterator[JobQueue]:
+    """The job queue the options name: the daemon at ``url``, else the database."""
+    if url is not None:
+        if db is not None:
+            raise ConfigError("give --url (a running daemon) or --db (the database), not both")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--url must start with http:// or https:// (got {url!r})")
+        with ApiClient(url, token=token) as client:
+            yield client
+        return
+    with open_store_from(config, db) as store:
+        yield StoreJobQueue(store)
 
 
 # --- input ---------------------------------------------------------------------------------------------------
@@ -91,36 +106,6 @@ def _read_job_file(path: Path) -> list[Mapping[str, Any]]:
 
 
 # --- output --------------------------------------------------------------------------------------------------
-
-
-def job_to_dict(job: Job) -> dict[str, Any]:
-    """A job as plain JSON-ready data."""
-    return {
-        "id": job.id,
-        "state": job.state.value,
-        "created_at": job.created_at.isoformat(),
-        "attempt": job.attempt,
-        "progress_hours": job.progress_hours,
-        "spent": job.spent,
-        "instance_id": job.instance_id,
-        "interruptions": job.interruptions,
-        "on_demand_since": job.on_demand_since.isoformat() if job.on_demand_since else None,
-        "spec": job.spec.model_dump(mode="json"),
-    }
-
-
-def _instance_to_dict(record: InstanceRecord) -> dict[str, Any]:
-    return {
-        "label": record.label,
-        "instance_id": record.instance_id,
-        "attempt": record.attempt,
-        "rental": record.rental.value,
-        "price": record.price,
-        "state": record.state.value,
-        "machine_id": record.machine_id,
-        "intent_at": record.intent_at.isoformat(),
-        "gone_at": record.gone_at.isoformat() if record.gone_at else None,
-    }
 
 
 def _money(value: float | None) -> str:
@@ -180,6 +165,8 @@ def submit(
     ] = None,
     config: Path | None = CONFIG_OPTION,
     db: str | None = DB_OPTION,
+    url: str | None = _URL_OPTION,
+    token: str | None = _TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Queue one job from flags, or every job in --file (all or none)."""
@@ -210,45 +197,56 @@ def submit(
         if file is not None and given:
             raise JobSpecError(f"give either --file or job flags, not both (got {', '.join(sorted(given))})")
         items = _read_job_file(file) if file is not None else [given]
-        parse_job_specs(items)  # refuse bad specs before touching the database
-        with open_store_from(config, db) as store:
-            jobs = _queue_submit(store, items)
+        parse_job_specs(items)  # refuse bad specs before touching the database or the daemon
+        with _queue(config, db, url, token) as queue:
+            submitted = queue.submit(items)
     if as_json:
-        print_json([job_to_dict(job) for job in jobs])
+        print_json(submitted)
         return
-    for job in jobs:
+    for job in map(job_from_dict, submitted):
         typer.echo(f"submitted job {job.id} ({job.spec.name}): {job.state.value}")
 
 
 def list_jobs(
+    *,
     states: Annotated[
         list[JobState] | None, typer.Option("--state", help="Only jobs in this state (repeatable).")
     ] = None,
     config: Path | None = CONFIG_OPTION,
     db: str | None = DB_OPTION,
+    url: str | None = _URL_OPTION,
+    token: str | None = _TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List jobs, highest priority first."""
-    with reported_errors(), open_store_from(config, db) as store:
-        jobs = _queue_list(store, states)
-    if as_json:
-        print_json([job_to_dict(job) for job in jobs])
-    else:
-        console().print(_jobs_table(jobs))
+    with reported_errors():
+        with _queue(config, db, url, token) as queue:
+            jobs = queue.list_jobs([state.value for state in states or ()] or None)
+        if as_json:
+            print_json(jobs)
+        else:
+            console().print(_jobs_table([job_from_dict(job) for job in jobs]))
 
 
 def show(
     job_id: int = _ID_ARGUMENT,
+    *,
     config: Path | None = CONFIG_OPTION,
     db: str | None = DB_OPTION,
+    url: str | None = _URL_OPTION,
+    token: str | None = _TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show one job: its spec, state, progress, spend and instances."""
-    with reported_errors(), open_store_from(config, db) as store:
-        job, reason, instances = _queue_show(store, job_id)
-    if as_json:
-        print_json({**job_to_dict(job), "state_reason": reason, "instances": [_instance_to_dict(i) for i in instances]})
-        return
+    with reported_errors():
+        with _queue(config, db, url, token) as queue:
+            detail = queue.get(job_id)
+        if as_json:
+            print_json(detail)
+            return
+        job = job_from_dict(detail)
+    reason = detail.get("state_reason")
+    instances: list[dict[str, Any]] = list(detail.get("instances") or [])
     table = Table(title=f"job {job.id}: {job.spec.name}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
@@ -264,23 +262,28 @@ def show(
         )
     for record in instances:
         table.add_row(
-            f"instance {record.attempt}",
-            f"{record.instance_id or '-'} {record.rental.value} at {_money(record.price)}/h, {record.state.value}",
+            f"instance {record['attempt']}",
+            f"{record['instance_id'] or '-'} {record['rental']} at {_money(record['price'])}/h, {record['state']}",
         )
     console().print(table)
 
 
 def cancel(
     job_id: int = _ID_ARGUMENT,
+    *,
     config: Path | None = CONFIG_OPTION,
     db: str | None = DB_OPTION,
+    url: str | None = _URL_OPTION,
+    token: str | None = _TOKEN_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel a job; an instance it holds is destroyed by the daemon on its next tick."""
-    with reported_errors(), open_store_from(config, db) as store:
-        job = _queue_cancel(store, job_id)
+    with reported_errors():
+        with _queue(config, db, url, token) as queue:
+            cancelled = queue.cancel(job_id)
+        job = job_from_dict(cancelled)
     if as_json:
-        print_json(job_to_dict(job))
+        print_json(cancelled)
     elif job.instance_id is not None:
         typer.echo(f"job {job.id} cancelled; the daemon destroys instance {job.instance_id} on its next tick")
     else:
