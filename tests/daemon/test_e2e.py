@@ -174,11 +174,6 @@ def test_a_deadline_job_falls_back_to_on_demand_and_finishes_in_time(world: Worl
     assert ours_for(world, job_id) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/decide.py _rent calls pools.is_claimed(offer) without own_chunk: a job cannot move onto its own "
-    "machine chunk (e.g. on demand where its outbid bid sits): 'offer ... is already taken in this plan'",
-)
 def test_a_deadline_job_outbid_on_the_only_machine_goes_on_demand_there(world: World) -> None:
     job_id, deadline = deadline_job(world, FILTER_4090, cap=0.6)
     daemon = world.daemon(tick_seconds=300)

@@ -262,7 +262,8 @@ class _Decider:
         if rental is RentalType.INTERRUPTIBLE and price < offer.min_bid - EPS_DPH:
             self._refuse(job, key, choice, f"bid ${price:.4f}/h is under the minimum ${offer.min_bid:.4f}/h")
             return
-        if self.pools.is_claimed(offer):
+        own_chunk = (live.machine_id, live.num_gpus) if live is not None else None
+        if self.pools.is_claimed(offer, own_chunk):
             self._refuse(job, key, choice, f"offer {offer.id} is already taken in this plan")
             return
         current = instance_commit(live) if live is not None else 0.0
