@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vastbid.backtest.scenario import demo_jobs, run_demo
 from vastbid.cli.common import CONFIG_OPTION, DB_OPTION, console, print_json, reported_errors, settings_from
+from vastbid.config import Settings
+from vastbid.config.settings import HttpSettings
 from vastbid.daemon.clock import Clock, EpochClock, SystemClock
 from vastbid.daemon.loop import run_forever
+from vastbid.daemon.service import READY_INTERVALS, DaemonService
 from vastbid.daemon.tick import Daemon
 from vastbid.daemon.wiring import daemon_config, market_api
+from vastbid.obs.http import HttpApp, HttpServer
 from vastbid.obs.logging import configure_logging, redact
 from vastbid.obs.metrics import Metrics
 from vastbid.sim import ScaledClock, SimConfig, Simulator
@@ -47,24 +52,31 @@ def run(
         float, typer.Option("--speed", min=0.001, help="--simulate: simulated seconds per second.")
     ] = 60.0,
     seed: Annotated[int, typer.Option("--seed", help="--simulate: the market's random seed.")] = 7,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", help="Serve metrics, health and the job API on HOST:PORT (default http.bind), or off."),
+    ] = None,
     log_format: str = LOG_FORMAT_OPTION,
     log_level: str = LOG_LEVEL_OPTION,
 ) -> None:
     """Run the bidding daemon: tick every interval until SIGTERM/SIGINT."""
     with reported_errors():
         settings = settings_from(config)
+        bind = _http_bind(settings, http)
         configure_logging(level=log_level, fmt=_log_format(log_format))
         key = settings.market.api_key.get_secret_value() if settings.market.api_key else None
         redact(key, settings.http.token.get_secret_value() if settings.http.token else None)
         store = open_store(db or settings.database.url, upgrade=True)
         metrics = Metrics(CollectorRegistry())
         clock: Clock = SystemClock()
+        time_scale = 1.0
         if simulate or settings.market.simulate:
             sim_key = secrets.token_hex(16)
             redact(sim_key)
             sim_clock = ScaledClock(speed=speed)
             sim = Simulator(SimConfig(seed=seed, scenario="default", api_key=sim_key), clock=sim_clock)
             clock = EpochClock(sim_clock.now)
+            time_scale = speed
             api = market_api(
                 settings, transport=sim.transport(), base_url=_sim_base(settings), key=sim_key, metrics=metrics
             )
@@ -75,9 +87,23 @@ def run(
         if once:
             result = daemon.tick()
             raise typer.Exit(0 if result.ok else 1)
-        code = run_forever(
-            daemon, tick_seconds=settings.daemon.tick_seconds, jitter_seconds=settings.daemon.jitter_seconds
-        )
+        # The simulator's clock runs `speed` times faster than the scheduler's intervals.
+        window = timedelta(seconds=READY_INTERVALS * settings.daemon.tick_seconds * time_scale)
+        service = DaemonService(daemon, caps=settings.budget, window=window)
+        server = None
+        if bind is not None:
+            app = HttpApp(service, metrics.registry, token=settings.http.token, open_reads=settings.http.open_reads)
+            server = HttpServer(app, bind.host, bind.port).start()
+        try:
+            code = run_forever(
+                daemon,
+                tick_seconds=settings.daemon.tick_seconds,
+                jitter_seconds=settings.daemon.jitter_seconds,
+                on_tick=service.refresh_readiness,
+            )
+        finally:
+            if server is not None:
+                server.stop()
         raise typer.Exit(code)
 
 
@@ -132,6 +158,20 @@ def demo(
         out = console()
         out.print(table)
         out.print(f"The record is in {db}: try `vastbid decisions --db sqlite:///{db}`.")
+
+
+def _http_bind(settings: Settings, value: str | None) -> HttpSettings | None:
+    """Where to serve HTTP: ``--http HOST:PORT``, else the settings' ``http.bind``; ``None`` for ``--http off``."""
+    if value is None:
+        return settings.http
+    if value.strip().lower() == "off":
+        return None
+    try:
+        return HttpSettings.model_validate({"bind": value.strip()})
+    except ValidationError:
+        raise typer.BadParameter(
+            f"{value!r} must be HOST:PORT with a port in 1-65535 (e.g. 127.0.0.1:9464), or off", param_hint="'--http'"
+        ) from None
 
 
 def _log_format(value: str) -> Any:

@@ -2,7 +2,7 @@
 
 ``HttpApp`` is a WSGI application on werkzeug (routing ``Map``, ``Request``/``Response``) over an injected
 ``ApiService`` (``vastbid.obs.api``) and the metrics registry; ``HttpServer`` serves it with
-``werkzeug.serving.make_server(..., threaded=True)`` on a daemon thread.
+``werkzeug.serving.make_server(..., threaded=True)`` on a daemon thread, one ``http_request`` log event a request.
 
 Access: ``/metrics``, ``/healthz`` and ``/readyz`` are open (scrapers, health checks). The API's writes need
 ``Authorization: Bearer <http.token>`` (compared in constant time): no or a wrong token is 401 and nothing
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from pydantic import SecretStr
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from vastbid.core.jobs import JobState
@@ -32,6 +33,7 @@ from vastbid.errors import ConfigError, InvalidInputError, StoreError, VastbidEr
 from vastbid.obs.api import API_PREFIX, ApiService, Json, error_body, error_reply
 
 log = structlog.get_logger("vastbid.http")
+request_log = structlog.get_logger("vastbid.http.access")
 
 MAX_BODY_BYTES = 1_048_576
 DEFAULT_DECISIONS_LIMIT = 100
@@ -239,19 +241,49 @@ def _time_arg(value: str | None, name: str) -> datetime | None:
 # --- serving -----------------------------------------------------------------------------------------------------
 
 
+_PROBES = frozenset({"/metrics", "/healthz", "/readyz"})
+
+
+class _RequestLog(WSGIRequestHandler):
+    """werkzeug's request handler, its access log as one structured ``http_request`` event per request.
+
+    werkzeug's own line carries terminal colour codes; ours carries method, path (no query string), status and
+    client. Probes (metrics, health, readiness) log at DEBUG so scrapes do not flood the log.
+    """
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = getattr(self, "path", "").split("?", 1)[0]
+        level = logging.DEBUG if path in _PROBES else logging.INFO
+        request_log.log(
+            level,
+            "http_request",
+            method=getattr(self, "command", None),
+            path=path.translate(self._control_char_table),
+            status=int(code) if str(code).isdigit() else None,
+            size=int(size) if str(size).isdigit() else None,
+            client=self.address_string(),
+        )
+
+
 class HttpServer:
     """``app`` served by werkzeug's threaded server on a daemon thread."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], host: str, port: int) -> None:
+    def __init__(
+        self, app: Callable[..., Iterable[bytes]], host: str, port: int, *, poll_interval: float = 0.5
+    ) -> None:
+        self._poll_interval = poll_interval
         try:
-            self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+            self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_RequestLog)
         except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "address in use or not allowed"
             raise ConfigError(
                 f"cannot serve HTTP on {host}:{port} ({reason}): choose another with --http HOST:PORT "
                 "(or http.bind), or --http off"
             ) from None
-        self._thread = threading.Thread(target=self._server.serve_forever, name="vastbid-http", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="vastbid-http", daemon=True)
+
+    def _serve(self) -> None:
+        self._server.serve_forever(poll_interval=self._poll_interval)
 
     @property
     def host(self) -> str:
