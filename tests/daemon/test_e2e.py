@@ -52,7 +52,7 @@ def outbid(world: World, machine_id: int, price_per_gpu: float) -> int:
 
 def test_queued_jobs_get_instances_within_their_caps(world: World) -> None:
     single = world.store.jobs.submit(spec("one", max_price_per_gpu=0.5))
-    double = world.store.jobs.submit(spec("two", num_gpus=2, offer_filter=f"{FILTER_4090} num_gpus=2"))
+    double = world.store.jobs.submit(spec("two", num_gpus=2, offer_filter="gpu_name=RTX_3090 num_gpus=2"))
     daemon = world.daemon()
     world.run(daemon, 5)
 
@@ -67,6 +67,22 @@ def test_queued_jobs_get_instances_within_their_caps(world: World) -> None:
         assert inst.bid_price <= job.spec.max_price_per_gpu * job.spec.num_gpus + 1e-9
         assert inst.num_gpus == job.spec.num_gpus
         assert inst.status is InstanceStatus.RUNNING
+
+
+def test_two_of_our_jobs_never_share_a_machine_so_our_bids_never_outbid_each_other(world: World) -> None:
+    # The cheapest 1-GPU and 2-GPU RTX 3090 chunks of this market are on the same machine.
+    jobs = [
+        world.store.jobs.submit(spec("one", offer_filter="gpu_name=RTX_3090 num_gpus=1")),
+        world.store.jobs.submit(spec("two", num_gpus=2, offer_filter="gpu_name=RTX_3090 num_gpus=2")),
+    ]
+    daemon = world.daemon()
+    world.run(daemon, 4)
+
+    machines = [inst.machine_id for job in jobs for inst in ours_for(world, job.id)]
+    assert len(machines) == len(jobs)
+    assert len(set(machines)) == len(machines)
+    changes = [d for d in world.store.decisions.query() if d.action == "change_bid"]
+    assert changes == []
 
 
 def test_an_outbid_job_is_rebid_or_moved_within_one_tick(world: World) -> None:

@@ -4,9 +4,9 @@ Offers come per query (the job's ``offer_filter``). A *base pool* is one query's
 rentable, and not recently unavailable (by offer or machine). A *ranked pool* orders a base pool once for a group
 of jobs sharing (filter, GPU count, strategy, rental): with the strategy's ``prerank`` when it has one, otherwise
 cheapest first (that order is shared by every strategy without its own). Each job then gets a window from the
-front of its ranked pool: offers not yet claimed in this plan (by offer id or machine chunk
-``(machine_id, num_gpus)``) whose cheapest allowed price could fit its cap, plus the offer of the machine chunk it
-already holds. No per-job scan of the whole market.
+front of its ranked pool: offers not yet claimed in this plan (by offer id, or by machine: two of our jobs never
+share a machine, so our own bids never outbid each other) whose cheapest allowed price could fit its cap, plus the
+offer of the machine chunk it already holds. No per-job scan of the whole market.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class CandidatePools:
         self._ranked: dict[tuple[str, int, str, Rental], _RankedPool] = {}
         self._orders: dict[tuple[str, int, str], list[Offer]] = {}
         self.claimed_ids: set[int] = set()
-        self.claimed_keys: set[tuple[int, int]] = set()
+        self.claimed_machines: set[int] = set()
 
     def base(self, query: str, num_gpus: int) -> list[Offer]:
         """The query's usable offers with ``num_gpus`` GPUs, in the snapshot's order."""
@@ -133,10 +133,11 @@ class CandidatePools:
         return pool
 
     def is_claimed(self, offer: Offer, own_chunk: tuple[int, int] | None = None) -> bool:
-        """Whether another job already has ``offer`` (its id or its machine chunk) in this plan."""
+        """Whether another job already has ``offer`` (its id or its machine) in this plan."""
         if offer.id in self.claimed_ids:
             return True
-        return offer.stable_key in self.claimed_keys and offer.stable_key != own_chunk
+        own_machine = own_chunk[0] if own_chunk is not None else None
+        return offer.machine_id in self.claimed_machines and offer.machine_id != own_machine
 
     def window(
         self,
@@ -152,9 +153,10 @@ class CandidatePools:
         """The candidates one job's strategy sees: the front of its group's ranking, unclaimed, under its cap."""
         pool = self._ranked_pool(query, num_gpus, group, strategy, rental)
         offers = pool.offers
-        ids, keys = self.claimed_ids, self.claimed_keys
+        ids, machines = self.claimed_ids, self.claimed_machines
+        own_machine = own_chunk[0] if own_chunk is not None else None
         start, end = pool.start, len(offers)
-        while start < end and (offers[start].id in ids or offers[start].stable_key in keys):
+        while start < end and (offers[start].id in ids or offers[start].machine_id in machines):
             start += 1
         pool.start = start
         out: list[Offer] = []
@@ -164,8 +166,7 @@ class CandidatePools:
             offer = offers[i]
             if offer.id in ids or price_floor(offer, rental) > limit:
                 continue
-            chunk = offer.stable_key
-            if chunk in keys and chunk != own_chunk:
+            if offer.machine_id in machines and offer.machine_id != own_machine:
                 continue
             out.append(offer)
             if len(out) >= size:
@@ -177,10 +178,10 @@ class CandidatePools:
         return tuple(out)
 
     def claim(self, offer: Offer) -> None:
-        """Give ``offer`` (and its machine chunk) to one job for the rest of the plan."""
+        """Give ``offer`` (and its machine) to one job for the rest of the plan."""
         self.claimed_ids.add(offer.id)
-        self.claimed_keys.add(offer.stable_key)
+        self.claimed_machines.add(offer.machine_id)
 
     def claim_chunk(self, chunk: tuple[int, int]) -> None:
-        """Reserve a machine chunk we already hold."""
-        self.claimed_keys.add(chunk)
+        """Reserve the machine of a chunk we already hold."""
+        self.claimed_machines.add(chunk[0])

@@ -13,7 +13,8 @@ In order:
    rental the job allows and the hysteresis rule (see ``lifecycle``): acquire, keep, re-bid, resume a stopped
    instance of ours, migrate (create the new one, then destroy the old), fall back to on demand, release.
 
-One offer and one machine chunk go to at most one job per plan; a chunk we hold is not offered to another job.
+One offer and one machine go to at most one job per plan, and a machine we hold is not offered to another job:
+our own bids never compete with each other.
 Budgets are enforced here and nowhere else. The same inputs always give the same plan.
 """
 
