@@ -19,8 +19,9 @@ from vastbid.vast.query import compile_query
 
 BROAD_QUERY = "verified=any external=any rentable=true"
 """The broad search: everything rentable; each job's own filter (CLI defaults included) then runs locally."""
-MAX_SEARCHES = 8
-"""Up to this many distinct filters are searched one by one; more share one broad search."""
+MAX_SEARCHES = 1
+"""Up to this many distinct filters are searched one by one; more share one broad search (a steady tick then
+costs one search, one listing page per 25 instances, and the account)."""
 FILTER_LIMIT = 1_000
 BROAD_LIMIT = 10_000
 
