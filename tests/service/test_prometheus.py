@@ -23,6 +23,7 @@ from ._prometheus import ALERTS, Prometheus
 from ._support import BIN, CONFIG, Service, daemon_env, free_port, require_tool, wait_for
 
 DASHBOARD = CONFIG / "grafana" / "dashboards" / "vastbid.json"
+pytestmark = pytest.mark.timeout(300)  # the first test also starts the daemon and Prometheus (about 30 s)
 
 # Grafana's variables, as Grafana would fill them for this dashboard ($gpu: its "All" value).
 GRAFANA_VARIABLES = {

@@ -29,6 +29,7 @@ _NUMPY_DECLARED = any(dep.replace(" ", "").lower().startswith("numpy") for dep i
 # lazy import instead, strict=True turns the pass into a failure: then delete the mark.
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(INSTALL_TIMEOUT + 180),  # the first test also builds and installs
     pytest.mark.xfail(
         not _NUMPY_DECLARED, reason="numpy is imported by the CLI but not a declared dependency", strict=True
     ),
