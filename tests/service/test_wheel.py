@@ -20,19 +20,10 @@ import pytest
 from ._support import ROOT
 
 INSTALL_TIMEOUT = 420
-_DEPENDENCIES = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-_NUMPY_DECLARED = any(dep.replace(" ", "").lower().startswith("numpy") for dep in _DEPENDENCIES)
 
-# Known bug: vastbid.backtest imports numpy at module level and the CLI imports it on every start, but numpy is not
-# in [project] dependencies, so the installed `vastbid` dies with ModuleNotFoundError. Fix: add "numpy>=1.26" to
-# the dependencies (or import backtest lazily). The mark lifts itself once numpy is declared; if the fix is the
-# lazy import instead, strict=True turns the pass into a failure: then delete the mark.
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(INSTALL_TIMEOUT + 180),  # the first test also builds and installs
-    pytest.mark.xfail(
-        not _NUMPY_DECLARED, reason="numpy is imported by the CLI but not a declared dependency", strict=True
-    ),
 ]
 
 
