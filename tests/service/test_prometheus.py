@@ -234,10 +234,6 @@ def test_health_alerts_are_quiet_for_a_working_daemon(stack: Stack) -> None:
         assert prom.query(rules[name]["query"])["result"] == [], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon/executor.py counts placements as 'bid'/'on_demand', not in metrics.BID_RESULTS: exported 'other'",
-)
 def test_bids_placed_panel_counts_successful_placements_as_ok(stack: Stack) -> None:
     prom = stack.prometheus
     assert prom.values('vastbid_bids_placed_total{result="ok"}'), "the first tick placed the demo jobs' rentals"

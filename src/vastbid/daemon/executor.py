@@ -187,7 +187,6 @@ class Executor:
             onstart=spec.onstart,
             args=tuple(spec.args) if spec.args else None,
         )
-        result_key = "bid" if rental is RentalType.INTERRUPTIBLE else "on_demand"
         try:
             created = self._api.create_instance(offer.id, request)
         except BidTooLowError as exc:
@@ -216,7 +215,8 @@ class Executor:
         self._store.jobs.update(job.id, on_demand_since=now if rental is RentalType.ON_DEMAND else None, **changes)
         self._check_rental(created.instance_id, rental)
         report.created.append((job.id, created.instance_id))
-        report.bids_placed[result_key] = report.bids_placed.get(result_key, 0) + 1
+        if rental is RentalType.INTERRUPTIBLE:
+            report.bids_placed["ok"] = report.bids_placed.get("ok", 0) + 1
 
     def _check_rental(self, instance_id: int, rental: RentalType) -> None:
         """A create must have rented what was asked: a missing bid price silently rents on demand."""

@@ -114,7 +114,6 @@ class Daemon:
                 result = self._failed(tick_id, exc)
         if self.metrics is not None:
             self.metrics.observe_tick(time.perf_counter() - started, result.ok)
-            self.metrics.set_ready(self.last_success is not None)
         return result
 
     def _failed(self, tick_id: int, exc: BaseException) -> TickResult:
