@@ -53,7 +53,8 @@ def run_forever(
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stopping", signal=signal.Signals(signum).name)
         notify.stopping()
-        scheduler.shutdown(wait=True)  # returns once the tick in flight has finished
+        if scheduler.running:  # a second signal while stopping changes nothing
+            scheduler.shutdown(wait=True)  # returns once the tick in flight has finished
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     notify.ready()

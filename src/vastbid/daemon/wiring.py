@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 
@@ -63,8 +64,10 @@ def market_api(
     base_url: str | None = None,
     key: str | None = None,
     metrics: Metrics | None = None,
+    **adapter_opts: Any,
 ) -> MarketApi:
-    """The ``MarketApi`` the settings name, over ``transport`` (default: the network)."""
+    """The ``MarketApi`` the settings name, over ``transport`` (default: the network); ``adapter_opts`` go to the
+    adapter (e.g. ``monotonic`` and ``sleep`` for its pacing)."""
     secret = key if key is not None else settings.market.api_key.get_secret_value() if settings.market.api_key else None
     if not secret:
         raise ConfigError(
@@ -77,6 +80,6 @@ def market_api(
     origin = str(url.copy_with(path="/", query=None)).rstrip("/")
     client = httpx.Client(transport=wrapped, base_url=origin, timeout=settings.market.timeout_seconds)
     if settings.market.surface is Surface.NATIVE:
-        return make_market_api("native", client, secret)
+        return make_market_api("native", client, secret, **adapter_opts)
     prefix = url.path.rstrip("/") or "/vastai"
     return make_market_api("lowcode", client, secret, url_style=settings.market.lowcode_url_style.value, prefix=prefix)
