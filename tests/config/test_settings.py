@@ -115,11 +115,11 @@ def test_key_file_others_can_read_is_refused(tmp_path: Path, home: dict[str, str
 
 
 def test_http_token_follows_the_same_rule(tmp_path: Path, home: dict[str, str]) -> None:
-    path = _write(tmp_path / "v.toml", '[http]\ntoken = "tok-123456"\n', mode=0o604)
+    path = _write(tmp_path / "v.toml", '[http]\ntoken = "tok-1234567890abcdef"\n', mode=0o604)
     with pytest.raises(SecretExposedError, match="HTTP token"):
         load_settings(path, home)
-    settings = load_settings(None, {**home, "VASTBID_HTTP__TOKEN": "tok-123456"})
-    assert settings.http.token is not None and settings.http.token.get_secret_value() == "tok-123456"
+    settings = load_settings(None, {**home, "VASTBID_HTTP__TOKEN": "tok-1234567890abcdef"})
+    assert settings.http.token is not None and settings.http.token.get_secret_value() == "tok-1234567890abcdef"
 
 
 def test_config_hash_is_stable_and_ignores_secrets(tmp_path: Path, home: dict[str, str]) -> None:
@@ -140,3 +140,14 @@ def test_the_example_file_is_valid(home: dict[str, str]) -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "vastbid.example.toml"
     settings = load_settings(example, home)
     assert settings.deployment == "default"
+
+
+def test_a_short_http_token_is_refused_with_how_to_make_one(tmp_path: Path, home: dict[str, str]) -> None:
+    path = _write(tmp_path / "v.toml", '[http]\ntoken = "x7Qp"\n', mode=0o600)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env=home)
+    message = str(caught.value)
+    assert "http.token" in message
+    assert "at least 16 characters" in message
+    assert "openssl rand -hex 16" in message
+    assert "x7Qp" not in message

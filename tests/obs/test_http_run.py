@@ -19,7 +19,7 @@ from vastbid.backtest.scenario import demo_jobs
 from vastbid.cli.main import app
 from vastbid.store import open_store
 
-TOKEN = "run-Token/5"
+TOKEN = "run-Token/5-longer-than-16"
 
 
 def _free_port() -> int:

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEPLOYMENT_PATTERN = r"^[a-z0-9-]{1,32}$"
+MIN_TOKEN_LENGTH = 16
+"""The shortest HTTP bearer token accepted."""
 _BIND = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(?P<port>\d{1,5})$")
 
 
@@ -133,6 +135,16 @@ class HttpSettings(_Section):
     """Set by the loader, not by users: where the token came from."""
     open_reads: bool = False
     """Whether reads (GET) are allowed without the token."""
+
+    @field_validator("token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_TOKEN_LENGTH} characters (a short token is guessable, and masking it "
+                "in logs would garble them); make one with: openssl rand -hex 16"
+            )
+        return value
 
     @field_validator("bind")
     @classmethod
