@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,3 +45,21 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     yield
+
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository's root."""
+
+
+@pytest.fixture(scope="session")
+def traces_dir() -> Path:
+    """The shared spot traces: ``$VASTBID_TRACES_DIR``, else ``shared/traces`` beside the checkout.
+
+    Missing traces skip the test on a developer's machine and fail it in CI (``CI`` set), where they must be.
+    """
+    folder = Path(os.environ.get("VASTBID_TRACES_DIR") or ROOT.parent / "shared" / "traces")
+    if not folder.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the shared traces are missing at {folder} (set VASTBID_TRACES_DIR)")
+        pytest.skip(f"the shared traces are not at {folder}")
+    return folder

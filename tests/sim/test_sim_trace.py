@@ -68,10 +68,8 @@ def test_a_bad_trace_file_is_a_sim_error(tmp_path: Path) -> None:
         SimConfig(scenario="nope")
 
 
-def test_real_trace_files_load() -> None:
-    folder = Path("/work/shared/traces/aws-v100")
-    if not folder.exists():
-        pytest.skip("shared traces not present")
+def test_real_trace_files_load(traces_dir: Path) -> None:
+    folder = traces_dir / "aws-v100"
     files = sorted(str(p) for p in folder.glob("*.json"))[:2]
     sim = Simulator(SimConfig(scenario="trace", trace_files=files), clock=ManualClock(start=START))
     sim.advance(86400)
