@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import re
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,11 +31,9 @@ from vastbid.cli.common import (
     reported_errors,
     settings_from,
 )
-from vastbid.cli.jobs_cmd import job_to_dict
-from vastbid.config import BudgetSettings
-from vastbid.core.jobs import Job, JobState
-from vastbid.store import InstanceRecord, Store
-from vastbid.store.decisions import DecisionRecord, TickRecord
+from vastbid.core.jobs import Job
+from vastbid.daemon.service import decision_to_dict, status_snapshot
+from vastbid.store.decisions import DecisionRecord
 from vastbid.store.session import utc_now
 
 clock: Callable[[], datetime] = utc_now
@@ -70,24 +67,6 @@ def parse_moment(text: str, *, option: str, now: datetime) -> datetime:
 
 
 # --- output: decisions ---------------------------------------------------------------------------------------
-
-
-def decision_to_dict(decision: DecisionRecord) -> dict[str, Any]:
-    """A decision as plain JSON-ready data, every column included."""
-    return {
-        "id": decision.id,
-        "at": decision.at.isoformat(),
-        "tick_id": decision.tick_id,
-        "job_id": decision.job_id,
-        "action": decision.action,
-        "strategy": decision.strategy,
-        "outcome": decision.outcome.value,
-        "reason": decision.reason,
-        "error": decision.error,
-        "config_hash": decision.config_hash,
-        "facts": dict(decision.facts),
-        "candidates": list(decision.candidates),
-    }
 
 
 _CSV_COLUMNS = (
@@ -146,60 +125,6 @@ def _decisions_table(decisions: list[DecisionRecord]) -> Table:
 
 
 # --- output: status ------------------------------------------------------------------------------------------
-
-
-def _instance_to_dict(record: InstanceRecord) -> dict[str, Any]:
-    return {
-        "instance_id": record.instance_id,
-        "job_id": record.job_id,
-        "label": record.label,
-        "rental": record.rental.value,
-        "price": record.price,
-        "machine_id": record.machine_id,
-        "created_at": record.created_at.isoformat() if record.created_at else None,
-    }
-
-
-def _tick_to_dict(tick: TickRecord | None) -> dict[str, Any] | None:
-    if tick is None:
-        return None
-    return {
-        "id": tick.id,
-        "started_at": tick.started_at.isoformat(),
-        "finished_at": tick.finished_at.isoformat() if tick.finished_at else None,
-        "ok": tick.ok,
-        "error": tick.error,
-        "counts": dict(tick.counts),
-    }
-
-
-def _status(store: Store, caps: BudgetSettings | None, now: datetime) -> tuple[dict[str, Any], list[Job]]:
-    jobs = store.jobs.list()
-    active = [job for job in jobs if not job.state.is_final]
-    by_state = Counter(job.state.value for job in jobs)
-    last_ok = store.ticks.last(ok=True)
-    last_any = store.ticks.last()
-    committed = last_ok.counts.get("committed_dph") if last_ok is not None else None
-    data = {
-        "jobs": {
-            "by_state": {state.value: by_state[state.value] for state in JobState if by_state[state.value]},
-            "active": [job_to_dict(job) for job in active],
-        },
-        "instances": [_instance_to_dict(record) for record in store.instances.live()],
-        "budget": {
-            "caps_known": caps is not None,
-            "committed_dph": None if committed is None else float(committed),
-            "max_burn_per_hour": caps.max_burn_per_hour if caps else None,
-            "spent_today": store.spend.spent_on_day(now.astimezone(UTC).date()),
-            "daily_cap": caps.daily_cap if caps else None,
-            "spent_this_month": store.spend.spent_in_month(now),
-            "monthly_cap": caps.monthly_cap if caps else None,
-        },
-        "last_successful_tick_at": last_ok.finished_at.isoformat() if last_ok and last_ok.finished_at else None,
-        "last_tick": _tick_to_dict(last_any),
-        "now": now.isoformat(),
-    }
-    return data, active
 
 
 def _money(value: float | None) -> str:
@@ -331,7 +256,8 @@ def status(
     with reported_errors():
         caps = settings_from(config).budget if config is not None or db is None else None
         with open_store_from(config, db) as store:
-            data, active = _status(store, caps, now)
+            data = status_snapshot(store, caps, now)
+            active = [job for job in store.jobs.list() if not job.state.is_final]
     if as_json:
         print_json(data)
     else:
