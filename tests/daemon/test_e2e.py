@@ -278,3 +278,61 @@ def test_the_spend_ledger_tracks_the_sims_charges_per_kind(world: World) -> None
     assert gpu == pytest.approx(charged.gpu_cost, abs=inst.gpu_dph * one_tick + 1e-6)
     assert storage == pytest.approx(charged.disk_cost, abs=inst.storage_dph * one_tick + 1e-6)
     assert storage > 0
+
+
+def _stable_job(world: World, name: str) -> int:
+    job = world.store.jobs.submit(
+        spec(
+            name,
+            offer_filter="gpu_name=RTX_3090 num_gpus=1",
+            max_price_per_gpu=0.2,
+            strategy="stable_cheapest",
+            strategy_params={"within_fraction": 1.0},
+        )
+    )
+    return job.id
+
+
+def _machine_of(world: World, job_id: int) -> int:
+    (inst,) = ours_for(world, job_id)
+    return inst.machine_id
+
+
+def test_stable_cheapest_avoids_a_machine_where_we_were_interrupted(make_world: Callable[..., World]) -> None:
+    control = make_world()
+    first_choice = _machine_of_fresh_job(control)
+
+    world = make_world()
+    victim = _stable_job(world, "victim")
+    daemon = world.daemon()
+    world.run(daemon, 3)
+    assert _machine_of(world, victim) == first_choice
+    rival = world.other_client()
+    offer = next(
+        o
+        for o in rival.search_offers("gpu_name=RTX_3090", limit=100, order="dph_total")
+        if o.machine_id == first_choice and o.num_gpus == max_gpus(world, first_choice)
+    )
+    rival_id = rival.create_instance(
+        offer.id, CreateRequest(image="rival", disk_gb=10, label="rival", price=0.3 * offer.num_gpus)
+    ).instance_id
+    world.run(daemon, 4)
+    assert _machine_of(world, victim) != first_choice  # moved away: the rival bids over its cap
+    rival.destroy_instance(rival_id)
+    world.run(daemon, 1)
+
+    newcomer = _stable_job(world, "newcomer")
+    world.run(daemon, 3)
+
+    assert _machine_of(world, newcomer) != first_choice
+
+
+def _machine_of_fresh_job(world: World) -> int:
+    job_id = _stable_job(world, "control")
+    world.run(world.daemon(), 3)
+    return _machine_of(world, job_id)
+
+
+def max_gpus(world: World, machine_id: int) -> int:
+    offers = world.other_client().search_offers("gpu_name=RTX_3090", limit=100, order="dph_total")
+    return max(o.num_gpus for o in offers if o.machine_id == machine_id)

@@ -179,7 +179,9 @@ def _follow(store: Store, job: Job, inst: Instance, now: datetime, result: Recon
         store.jobs.update(job.id, state=JobState.INTERRUPTED, reason=why, interruptions=job.interruptions + 1)
         if inst.status is InstanceStatus.OUTBID:
             result.outbid_events += 1
-        result.events.append(Event("job_interrupted", why, job.id, {"instance_id": inst.id}))
+        result.events.append(
+            Event("job_interrupted", why, job.id, {"instance_id": inst.id, "machine_id": inst.machine_id})
+        )
     on_demand = not inst.is_bid
     if on_demand and job.on_demand_since is None:
         store.jobs.update(job.id, on_demand_since=now)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -43,6 +43,9 @@ log = structlog.get_logger("vastbid.tick")
 
 UNAVAILABLE_TICKS = 5
 """How many ticks an offer that failed to rent (taken, gone) is skipped."""
+HISTORY_DAYS = 30
+"""How far back the decision log is read for what we learned of each machine."""
+_RENTALS = frozenset({"place_bid", "rent_on_demand"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ class Daemon:
         self._strategies: dict[str, Strategy] = {}
         self._unavailable: dict[int, int] = {}
         self._tick_count = 0
+        self._machines: dict[int, MachineRecord] | None = None
         self.last_success: datetime | None = None
 
     # --- the tick ------------------------------------------------------------------------------------------
@@ -147,6 +151,8 @@ class Daemon:
         rows = self._rows(tick_id, now, actions, plan, recon.events)
         report = self.executor.apply(rows, all_jobs, now)
         self._remember_unavailable(report)
+        if self._machines is not None:
+            self._learn(self.store.decisions.query(tick_id=tick_id))
         if self.config.record_market_samples and seen.scanned:
             self.store.samples.add_many(now, seen.scanned, tick_id=tick_id)
         counts = {
@@ -206,7 +212,29 @@ class Daemon:
         )
 
     def _history(self) -> dict[int, MachineRecord]:
-        return {}
+        """What our own record says of each machine: rentals we made there and interruptions we saw.
+
+        Read once from the decision log (``HISTORY_DAYS`` back), then kept up to date from each tick's rows.
+        """
+        if self._machines is None:
+            since = self.clock.now() - timedelta(days=HISTORY_DAYS)
+            self._machines = {}
+            self._learn(self.store.decisions.query(since=since))
+        return dict(self._machines)
+
+    def _learn(self, decisions: Sequence[DecisionRecord]) -> None:
+        """Count rentals (applied creates) and interruptions per machine from decision rows."""
+        machines = self._machines if self._machines is not None else {}
+        for decision in decisions:
+            machine = decision.facts.get("machine_id")
+            if not isinstance(machine, int):
+                continue
+            seen = machines.get(machine, MachineRecord())
+            if decision.action in _RENTALS and decision.outcome is DecisionOutcome.APPLIED:
+                machines[machine] = replace(seen, rentals=seen.rentals + 1)
+            elif decision.action == "job_interrupted":
+                machines[machine] = replace(seen, interruptions=seen.interruptions + 1)
+        self._machines = machines
 
     def _remember_unavailable(self, report: ExecutionReport) -> None:
         self._unavailable = {oid: left - 1 for oid, left in self._unavailable.items() if left > 1}
