@@ -3,12 +3,19 @@
 Single zone: each ``--trace`` file is its own experiment. ``--multi-zone``: all files (a folder stands for its
 ``*.json``) form one market of several zones. Prints a table per experiment, or ``--json``; ``--report DIR``
 writes a CSV of every run, PNG plots and an HTML page.
+
+``--engine replay`` (the default) replays strategies' ``choose()`` over the traces: fast, for the large
+experiments. ``--engine daemon`` runs every window through the real daemon against the simulator in trace mode
+(``backtest.daemon_engine``): seconds per window, so ``--starts`` is capped at ``DAEMON_MAX_STARTS``; its
+report's tightness sweep still uses the replay.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -18,11 +25,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from vastbid.backtest.daemon_engine import DAEMON_MAX_STARTS, run_daemon_experiment
 from vastbid.backtest.experiment import ExperimentResult, StrategySummary, run_experiment
 from vastbid.backtest.model import JobShape
 from vastbid.backtest.report import write_report
 from vastbid.backtest.traces import TraceSet, load_traces, trace_set
 from vastbid.errors import BacktestError, VastbidError
+from vastbid.obs.logging import configure_logging
 from vastbid.strategies.base import Strategy
 from vastbid.strategies.registry import build_strategy
 
@@ -31,8 +40,22 @@ TIGHTNESS_RATIOS = (0.6, 0.7, 0.8, 0.9)
 TIGHTNESS_STARTS = 30
 
 
+class Engine(StrEnum):
+    """How a backtest runs a window."""
+
+    REPLAY = "replay"
+    DAEMON = "daemon"
+
+
 def _experiment(
-    traces: TraceSet, shape: JobShape, strategies: list[Strategy], *, starts: int, seed: int, console: Console
+    traces: TraceSet,
+    shape: JobShape,
+    strategies: list[Strategy],
+    *,
+    starts: int,
+    seed: int,
+    console: Console,
+    engine: Engine = Engine.REPLAY,
 ) -> ExperimentResult:
     label = traces.names[0] if len(traces.zones) == 1 else f"{len(traces.zones)} zones"
     with Progress(
@@ -44,9 +67,8 @@ def _experiment(
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=starts)
-        return run_experiment(
-            traces, shape, strategies, starts=starts, seed=seed, progress=lambda n: bar.advance(task, n)
-        )
+        run = run_daemon_experiment if engine is Engine.DAEMON else run_experiment
+        return run(traces, shape, strategies, starts=starts, seed=seed, progress=lambda n: bar.advance(task, n))
 
 
 def _table(title: str, summary: Mapping[str, StrategySummary]) -> Table:
@@ -96,9 +118,25 @@ def backtest(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the start times.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write CSV, plots and an HTML page here.")] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="replay: strategies over the traces (fast); daemon: the real daemon against the simulator "
+            f"(slow, at most {DAEMON_MAX_STARTS} starts).",
+        ),
+    ] = Engine.REPLAY,
 ) -> None:
     """Replay strategies over spot traces and compare them with the offline optimum."""
     console = Console(stderr=as_json, width=max(Console().width, 140))
+    if engine is Engine.DAEMON:
+        configure_logging(level="error", fmt="json", stream=sys.stderr)
+        if starts > DAEMON_MAX_STARTS:
+            Console(stderr=True).print(
+                f"--engine daemon runs each window through the daemon (seconds each): --starts {starts} capped "
+                f"at {DAEMON_MAX_STARTS}"
+            )
+            starts = DAEMON_MAX_STARTS
     try:
         zones = load_traces(trace)
         market = [trace_set(zones)] if multi_zone else [trace_set([z]) for z in zones]
@@ -106,13 +144,13 @@ def backtest(
         outputs: dict[str, dict[str, dict[str, float | int]]] = {}
         for traces in market:
             shape = JobShape.from_hours(work_hours, deadline_ratio, restart_overhead, traces.gap_hours)
-            result = _experiment(traces, shape, strategies, starts=starts, seed=seed, console=console)
+            result = _experiment(traces, shape, strategies, starts=starts, seed=seed, console=console, engine=engine)
             summary = result.summary()
             key = ",".join(traces.names)
             outputs[key] = {name: s.as_dict() for name, s in summary.items()}
             title = (
                 f"{key}: {shape.work_hours:.2f} h work, deadline {shape.deadline_hours:.2f} h, "
-                f"overhead {shape.overhead_hours:.3f} h, {starts} starts, seed {seed}"
+                f"overhead {shape.overhead_hours:.3f} h, {starts} starts, seed {seed}, engine {engine.value}"
             )
             if not as_json:
                 console.print(_table(title, summary))
