@@ -205,3 +205,44 @@ def test_deadline_aware_migrates_between_spot_places_only_for_a_real_gain() -> N
     assert moved.verb is Verb.MIGRATE and moved.offer is not None and moved.offer.machine_id == 2
     stay = da.choose(with_stats(ctx(elapsed=1, done=0.5, offers=offers, instance=on_dear_spot), short_life))
     assert stay.verb is Verb.KEEP
+
+
+def test_deadline_aware_leaves_on_demand_for_spot_while_behind_when_the_slack_affords_a_restart() -> None:
+    # ep(2 + 2d) = 2.4 h, done 1.5: behind the UP hysteresis line; slack 8 - 6.5 = 1.5 h >= 2 * 0.5 h
+    on_demand = held(1, spot=False)
+    context = ctx(elapsed=2.0, done=1.5, offers=SPOT_THERE, instance=on_demand)
+    assert UniformProgress(UniformProgress.Params()).choose(context).verb is Verb.KEEP
+    moved = DeadlineAware(DeadlineAware.Params()).choose(context)
+    assert moved.verb is Verb.MIGRATE and moved.rental is RentalType.INTERRUPTIBLE
+    assert moved.offer is not None and moved.offer.machine_id == 2
+    # the old rule (UP's hysteresis) stays available as a parameter
+    hysteresis = DeadlineAware(DeadlineAware.Params(od_exit_slack=None)).choose(context)
+    assert hysteresis.verb is Verb.KEEP
+
+
+def test_deadline_aware_never_leaves_on_demand_when_a_restart_would_eat_the_safety_margin() -> None:
+    # slack 8 - 7.1 = 0.9 h < 2 * 0.5 h: stay on demand whatever spot there is
+    on_demand = held(1, spot=False)
+    for exit_slack in (2.0, 3.0):
+        choice = DeadlineAware(DeadlineAware.Params(od_exit_slack=exit_slack)).choose(
+            ctx(elapsed=2.1, done=1.0, offers=SPOT_THERE, instance=on_demand)
+        )
+        assert choice.verb is Verb.KEEP
+    # with a 3d exit margin, a slack of 1.25 h (2.5 d) is not enough either, while 2d lets it go
+    context = ctx(elapsed=2.0, done=1.25, offers=SPOT_THERE, instance=on_demand)
+    assert DeadlineAware(DeadlineAware.Params(od_exit_slack=3.0)).choose(context).verb is Verb.KEEP
+    assert is_spot(DeadlineAware(DeadlineAware.Params(od_exit_slack=2.0)).choose(context))
+
+
+def test_deadline_aware_idle_reserve_sets_how_much_slack_it_keeps_before_going_on_demand() -> None:
+    # idle, no spot; slack 10 - 4 - (8 - 3) = 1.0 h; UP's reserve R(t) * (1 - C0/R0) = 6 * 0.2 = 1.2 h
+    context = ctx(elapsed=4.0, done=3.0, offers=NO_SPOT)
+    assert is_on_demand(DeadlineAware(DeadlineAware.Params()).choose(context))
+    assert DeadlineAware(DeadlineAware.Params(idle_reserve=0.5)).choose(context).verb is Verb.WAIT
+
+
+def test_deadline_aware_release_margin_gives_up_on_demand_only_when_far_ahead() -> None:
+    # on demand, no spot, slack 10 - 2 - (8 - 2.45) = 2.45 h; reserve 8 * 0.2 = 1.6 h; 0.85 h = 1.7 d over it
+    context = ctx(elapsed=2.0, done=2.45, offers=NO_SPOT, instance=held(1, spot=False))
+    assert DeadlineAware(DeadlineAware.Params(od_release_margin=1.0)).choose(context).verb is Verb.RELEASE
+    assert DeadlineAware(DeadlineAware.Params(od_release_margin=2.0)).choose(context).verb is Verb.KEEP

@@ -1,15 +1,25 @@
-"""``deadline_aware``: ours. Uniform Progress, made cost-aware with spot-lifetime estimates and stickier on demand.
+"""``deadline_aware``: ours. Uniform Progress, made cost-aware with spot-lifetime estimates and a slack-based exit
+from on demand.
 
-Per tick, in order (C = work left, R = time left, d = restart overhead, k = on-demand / spot price):
+Per tick, in order (C = work left, R = time left, S = R - C the slack, d = restart overhead, k = on-demand / spot
+price):
 1. Thrifty: done -> hold nothing.
-2. Safety Net: not on spot and R < C + 2d -> on demand (cheapest place) until done.
+2. Safety Net: not on spot and S < 2d -> on demand (cheapest place) until done.
 3. Exploitation: on spot -> stay until preempted; in several places, migrate to a cheaper spot place only when
    the saving over its expected lifetime pays the overhead ``min_gain_overheads`` times over.
-4. On demand: stay while behind ep(t + 2d) (UP's hysteresis); then leave only *for* a spot place whose expected
-   remaining lifetime exceeds ``2kd/(k-1)`` (the paper's lifetime-oracle rule), never to sit idle (an idle stint
-   is what sends UP back to on demand, paying d again).
-5. Idle: take the cheapest spot place whose expected remaining lifetime exceeds ``kd/(k-1)`` (skip short-lived
-   spots); otherwise, if behind ep(t) -> on demand; else wait.
+4. On demand: leave *for* a spot place whose expected remaining lifetime exceeds ``leave_gate * 2kd/(k-1)`` as
+   soon as S >= ``od_exit_slack`` * d, ahead of the uniform line or not (progress on spot is as fast as on demand:
+   the oracle never pays on demand while spot is up; the restart costs d of slack, and the Safety Net still holds
+   afterwards). ``od_exit_slack=None`` restores UP's hysteresis (stay while cp(t) < ep(t + 2d)). Without such a
+   spot, stay on demand (an idle stint is what sends UP back to on demand, paying d again), unless
+   ``od_release_margin`` is set and S exceeds the reserve below by that many d.
+5. Idle: take the cheapest spot place whose expected remaining lifetime exceeds ``idle_gate * kd/(k-1)`` (skip
+   short-lived spots); otherwise, if S < ``idle_reserve`` * R(t) * (1 - C0/R0) (1.0: behind UP's line) -> on
+   demand; else wait.
+
+Measured on the V100 traces (``bench/backtest_bounds.py``): the slack-based exit is what cuts the regret (the
+on-demand hours UP spends behind its hysteresis line while spot is up); waiting longer than UP's line
+(``idle_reserve`` < 1) or releasing on demand early costs more than it saves.
 
 Lifetime estimates come from ``job.extra["spot_stats"]`` per machine id (what a market recorder observed before
 now: ``up_hours``, the age of the current run of capacity, and ``past_up_hours``, lengths of past runs): the
@@ -53,10 +63,16 @@ class DeadlineAware:
         """Past runs needed before lifetime estimates gate anything."""
         idle_gate: float = Field(default=1.0, ge=0.0)
         """From idle, take spot only if expected lifetime > idle_gate * k*d/(k-1)."""
-        leave_gate: float = Field(default=1.0, ge=0.0)
+        leave_gate: float = Field(default=0.5, ge=0.0)
         """Leave on demand for spot only if expected lifetime > leave_gate * 2k*d/(k-1)."""
         min_gain_overheads: float = Field(default=2.0, ge=0.0)
         """Spot-to-spot migration must save this many restart overheads' worth over the expected lifetime."""
+        od_exit_slack: float | None = Field(default=2.0, ge=2.0)
+        """X: leave on demand for a lasting spot whenever the slack is at least X*d (None: UP's hysteresis)."""
+        idle_reserve: float = Field(default=1.0, ge=0.0)
+        """Idle without lasting spot -> on demand when slack < idle_reserve * R(t) * (1 - C0/R0) (1.0: behind ep)."""
+        od_release_margin: float | None = Field(default=None, ge=0.0)
+        """On demand without lasting spot: release to idle once the slack exceeds that reserve by this many d."""
 
     def __init__(self, params: DeadlineAware.Params | None = None) -> None:
         self._params = params if params is not None else DeadlineAware.Params()
@@ -111,7 +127,10 @@ class DeadlineAware:
                     ctx, od_places[0], "slack under 2 restart overheads: safety net", ranked=od_places, facts=facts
                 )
         if dl.on_demand(ctx.instance):
-            if schedule is not None and not schedule.ahead_of(2 * schedule.overhead):
+            if schedule is not None and p.od_exit_slack is not None:
+                if schedule.slack < p.od_exit_slack * schedule.overhead:
+                    return dl.keep("on demand: too little slack to risk spot", facts)
+            elif schedule is not None and not schedule.ahead_of(2 * schedule.overhead):
                 return dl.keep("on demand until cp(t) >= ep(t + 2d) (hysteresis)", facts)
             lasting = self._lasting_spots(ctx, spots, od_price, 2.0 * p.leave_gate)
             if lasting:
@@ -119,6 +138,12 @@ class DeadlineAware:
                 return dl.rent_spot(
                     ctx, lasting[0], bid, "ahead: leave on demand for a lasting spot", ranked=lasting, facts=facts
                 )
+            if (
+                schedule is not None
+                and p.od_release_margin is not None
+                and schedule.slack >= self._reserve(schedule) + p.od_release_margin * schedule.overhead
+            ):
+                return dl.idle(ctx, "well ahead and no lasting spot: release on demand", facts)
             return dl.keep("ahead, but no spot expected to last: stay on demand", facts)
         lasting = self._lasting_spots(ctx, spots, od_price, p.idle_gate)
         if lasting:
@@ -126,11 +151,17 @@ class DeadlineAware:
             return dl.rent_spot(
                 ctx, lasting[0], bid, "spot expected to outlast its overhead", ranked=lasting, facts=facts
             )
-        if schedule is not None and schedule.behind and od_places:
+        if schedule is not None and self._short_of_reserve(schedule) and od_places:
             return dl.rent_on_demand(
                 ctx, od_places[0], "idle and behind ep(t): on demand", ranked=od_places, facts=facts
             )
         return dl.idle(ctx, "no lasting spot and not behind: idle", facts)
+
+    def _reserve(self, schedule: dl.Schedule) -> float:
+        return self._params.idle_reserve * schedule.time_left * (1.0 - schedule.work / schedule.horizon)
+
+    def _short_of_reserve(self, schedule: dl.Schedule) -> bool:
+        return schedule.slack < self._reserve(schedule) - dl.EPS_HOURS
 
     def _on_spot(self, ctx: StrategyContext, spots: list[Offer], facts: dict[str, Any]) -> Choice:
         current = dl.place_of(ctx)
