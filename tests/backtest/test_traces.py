@@ -75,10 +75,8 @@ def test_a_folder_loads_every_zone_and_zones_must_share_a_clock(tmp_path: Path) 
         trace_set(zones)
 
 
-def test_the_shipped_v100_trace_loads() -> None:
-    shipped = Path("/work/shared/traces/aws-v100/us-east-1f.json")
-    if not shipped.exists():
-        pytest.skip("shared traces not present")
+def test_the_shipped_v100_trace_loads(traces_dir: Path) -> None:
+    shipped = traces_dir / "aws-v100" / "us-east-1f.json"
     trace = load_trace(shipped)
     assert trace.ticks == 20158
     assert trace.on_demand_price == pytest.approx(3.06)
