@@ -75,7 +75,9 @@ def run(
             sim_key = secrets.token_hex(16)
             redact(sim_key)
             sim_clock = ScaledClock(speed=speed)
-            sim = Simulator(SimConfig(seed=seed, scenario="default", api_key=sim_key), clock=sim_clock)
+            sim = Simulator(
+                SimConfig(seed=seed, scenario="default", api_key=sim_key, lowcode_token=sim_key), clock=sim_clock
+            )
             clock = EpochClock(sim_clock.now)
             time_scale = speed
             # The client paces its calls on the simulator's clock: Vast's 4.5 s between creates is 4.5 simulated s.
