@@ -45,6 +45,8 @@ UNAVAILABLE_TICKS = 5
 """How many ticks an offer that failed to rent (taken, gone) is skipped."""
 HISTORY_DAYS = 30
 """How far back the decision log is read for what we learned of each machine."""
+RETENTION_EVERY = timedelta(days=1)
+"""How often old decisions and samples are purged."""
 _RENTALS = frozenset({"place_bid", "rent_on_demand"})
 
 
@@ -62,6 +64,8 @@ class DaemonConfig:
     min_migration_gain: float = 0.2
     dry_run: bool = False
     record_market_samples: bool = False
+    decision_retention_days: int = 90
+    sample_retention_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,7 @@ class Daemon:
         self._unavailable: dict[int, int] = {}
         self._tick_count = 0
         self._machines: dict[int, MachineRecord] | None = None
+        self._retained_at: datetime | None = None
         self.last_success: datetime | None = None
 
     # --- the tick ------------------------------------------------------------------------------------------
@@ -166,6 +171,7 @@ class Daemon:
         }
         self.store.ticks.finish(tick_id, ok=True, counts=counts)
         self.last_success = now
+        self._retain(now)
         self._export(seen.scanned, recon, plan, report, added, snapshot, actions)
         log.info("tick_done", **counts, binding_cap=plan.binding_cap)
         return TickResult(tick_id=tick_id, ok=True, actions=len(actions), plan=plan)
@@ -235,6 +241,18 @@ class Daemon:
             elif decision.action == "job_interrupted":
                 machines[machine] = replace(seen, interruptions=seen.interruptions + 1)
         self._machines = machines
+
+    def _retain(self, now: datetime) -> None:
+        """Once a day, drop decisions, ticks and market samples older than the retention periods."""
+        if self._retained_at is not None and now - self._retained_at < RETENTION_EVERY:
+            return
+        purged = self.store.purge_older_than(
+            decisions_before=now - timedelta(days=self.config.decision_retention_days),
+            samples_before=now - timedelta(days=self.config.sample_retention_days),
+        )
+        self._retained_at = now
+        if purged.decisions or purged.ticks or purged.samples:
+            log.info("retention_applied", decisions=purged.decisions, ticks=purged.ticks, samples=purged.samples)
 
     def _remember_unavailable(self, report: ExecutionReport) -> None:
         self._unavailable = {oid: left - 1 for oid, left in self._unavailable.items() if left > 1}

@@ -54,6 +54,8 @@ def daemon_config(settings: Settings, *, dry_run: bool = False) -> DaemonConfig:
         min_migration_gain=settings.daemon.min_migration_gain,
         dry_run=dry_run or settings.daemon.dry_run,
         record_market_samples=settings.database.record_market_samples,
+        decision_retention_days=settings.database.decision_retention_days,
+        sample_retention_days=settings.database.sample_retention_days,
     )
 
 
