@@ -11,7 +11,7 @@ from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.jobs import Job, JobSpec, JobState
 from vastbid.core.offers import Offer, RentalType
 from vastbid.strategies.base import Choice, StrategyContext, Verb
-from vastbid.strategies.deadline_aware import DeadlineAware
+from vastbid.strategies.deadline_aware import DeadlineAware, expected_remaining_lifetime
 from vastbid.strategies.greedy import Greedy
 from vastbid.strategies.on_demand import OnDemand
 from vastbid.strategies.uniform_progress import UniformProgress
@@ -246,3 +246,19 @@ def test_deadline_aware_release_margin_gives_up_on_demand_only_when_far_ahead() 
     context = ctx(elapsed=2.0, done=2.45, offers=NO_SPOT, instance=held(1, spot=False))
     assert DeadlineAware(DeadlineAware.Params(od_release_margin=1.0)).choose(context).verb is Verb.RELEASE
     assert DeadlineAware(DeadlineAware.Params(od_release_margin=2.0)).choose(context).verb is Verb.KEEP
+
+
+def test_deadline_aware_never_moves_between_spot_places_when_the_move_would_eat_the_safety_margin() -> None:
+    da = DeadlineAware(DeadlineAware.Params())
+    long_life = {2: {"up_hours": 1.0, "past_up_hours": [20.0] * 10}}
+    offers = [offer(1, 1.2), offer(2, 0.6, dph=3.2)]
+    # slack 10 - 2 - (8 - 1.25) = 1.25 h = 2.5 d: a move (d) then a preemption (d to reach on demand) would miss
+    stay = da.choose(with_stats(ctx(elapsed=2.0, done=1.25, offers=offers, instance=held(1, spot=True)), long_life))
+    assert stay.verb is Verb.KEEP
+
+
+def test_lifetime_estimate_is_the_mean_or_a_quantile_of_what_past_runs_as_old_had_left() -> None:
+    past = [0.5, 1.5, 2.0, 3.0, 9.0]  # runs already 1 h old had 0.5, 1, 2 and 8 h left
+    assert expected_remaining_lifetime(past, 1.0, min_samples=4) == pytest.approx(2.875)
+    assert expected_remaining_lifetime(past, 1.0, min_samples=4, quantile=0.5) == pytest.approx(2.0)
+    assert expected_remaining_lifetime(past, 1.0, min_samples=5) is None

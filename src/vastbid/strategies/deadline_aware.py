@@ -6,7 +6,8 @@ price):
 1. Thrifty: done -> hold nothing.
 2. Safety Net: not on spot and S < 2d -> on demand (cheapest place) until done.
 3. Exploitation: on spot -> stay until preempted; in several places, migrate to a cheaper spot place only when
-   the saving over its expected lifetime pays the overhead ``min_gain_overheads`` times over.
+   the saving over its expected lifetime pays the overhead ``min_gain_overheads`` times over, and only with
+   S >= 3d (the move spends d; the Safety Net needs 2d left to reach on demand after a preemption).
 4. On demand: leave *for* a spot place whose expected remaining lifetime exceeds ``leave_gate * 2kd/(k-1)`` as
    soon as S >= ``od_exit_slack`` * d, ahead of the uniform line or not (progress on spot is as fast as on demand:
    the oracle never pays on demand while spot is up; the restart costs d of slack, and the Safety Net still holds
@@ -41,11 +42,16 @@ from vastbid.strategies.base import Choice, StrategyContext, StrategyParams
 SPOT_STATS_KEY = "spot_stats"
 
 
-def expected_remaining_lifetime(past_up_hours: Sequence[float], age_hours: float, min_samples: int) -> float | None:
-    """Mean of ``L - age`` over past runs longer than ``age``; ``None`` with fewer than ``min_samples`` of them."""
-    longer = [length - age_hours for length in past_up_hours if length > age_hours]
+def expected_remaining_lifetime(
+    past_up_hours: Sequence[float], age_hours: float, min_samples: int, quantile: float | None = None
+) -> float | None:
+    """Mean (or the ``quantile``) of ``L - age`` over past runs longer than ``age``; ``None`` with fewer than
+    ``min_samples`` of them."""
+    longer = sorted(length - age_hours for length in past_up_hours if length > age_hours)
     if len(longer) < min_samples:
         return None
+    if quantile is not None:
+        return longer[min(int(quantile * len(longer)), len(longer) - 1)]
     return sum(longer) / len(longer)
 
 
@@ -63,10 +69,12 @@ class DeadlineAware:
         """Past runs needed before lifetime estimates gate anything."""
         idle_gate: float = Field(default=1.0, ge=0.0)
         """From idle, take spot only if expected lifetime > idle_gate * k*d/(k-1)."""
-        leave_gate: float = Field(default=0.5, ge=0.0)
+        leave_gate: float = Field(default=1.0, ge=0.0)
         """Leave on demand for spot only if expected lifetime > leave_gate * 2k*d/(k-1)."""
         min_gain_overheads: float = Field(default=2.0, ge=0.0)
         """Spot-to-spot migration must save this many restart overheads' worth over the expected lifetime."""
+        lifetime_quantile: float | None = Field(default=None, ge=0.0, le=1.0)
+        """Gate on this quantile of the remaining lifetime of past runs as old as the current one (None: the mean)."""
         od_exit_slack: float | None = Field(default=2.0, ge=2.0)
         """X: leave on demand for a lasting spot whenever the slack is at least X*d (None: UP's hysteresis)."""
         idle_reserve: float = Field(default=1.0, ge=0.0)
@@ -91,7 +99,7 @@ class DeadlineAware:
             return None
         past = zone.get("past_up_hours", ())
         age = float(zone.get("up_hours", 0.0))
-        return expected_remaining_lifetime(tuple(past), age, self._params.min_samples)
+        return expected_remaining_lifetime(tuple(past), age, self._params.min_samples, self._params.lifetime_quantile)
 
     def _lasting_spots(self, ctx: StrategyContext, spots: list[Offer], od_price: float, gate: float) -> list[Offer]:
         """Spot places whose expected lifetime beats ``gate * k*d/(k-1)`` for their own k."""
@@ -172,6 +180,10 @@ class DeadlineAware:
         best = spots[0]
         if best.machine_id == current.machine_id:
             return dl.keep("on the cheapest spot place", facts)
+        schedule = dl.schedule_of(ctx)
+        if schedule is not None and schedule.slack < 3.0 * schedule.overhead - dl.EPS_HOURS:
+            # a move spends d of slack; the Safety Net needs 2d left to reach on demand after a preemption
+            return dl.keep("on spot: too little slack to pay another restart", facts)
         life = self._lifetime(ctx, best)
         overhead = ctx.job.spec.restart_overhead_hours
         saving = (paying - best.min_bid) * (life if life is not None else 0.0)
