@@ -262,3 +262,13 @@ def test_lifetime_estimate_is_the_mean_or_a_quantile_of_what_past_runs_as_old_ha
     assert expected_remaining_lifetime(past, 1.0, min_samples=4) == pytest.approx(2.875)
     assert expected_remaining_lifetime(past, 1.0, min_samples=4, quantile=0.5) == pytest.approx(2.0)
     assert expected_remaining_lifetime(past, 1.0, min_samples=5) is None
+
+
+def test_deadline_aware_prefers_the_spot_place_with_the_lower_price_per_useful_hour() -> None:
+    # zone 2 is cheaper (0.9 vs 1.2) but expected to last 0.8 h, 0.5 h of which is restart overhead
+    stats = {1: {"up_hours": 0.1, "past_up_hours": [5.1] * 10}, 2: {"up_hours": 0.1, "past_up_hours": [0.9] * 10}}
+    context = with_stats(ctx(elapsed=0.5, done=0.5, offers=SPOT_THERE), stats)
+    chosen = DeadlineAware(DeadlineAware.Params()).choose(context)
+    assert is_spot(chosen) and chosen.offer is not None and chosen.offer.machine_id == 1
+    by_price = DeadlineAware(DeadlineAware.Params(rank_by_lifetime=False)).choose(context)
+    assert by_price.offer is not None and by_price.offer.machine_id == 2

@@ -14,8 +14,9 @@ price):
    afterwards). ``od_exit_slack=None`` restores UP's hysteresis (stay while cp(t) < ep(t + 2d)). Without such a
    spot, stay on demand (an idle stint is what sends UP back to on demand, paying d again), unless
    ``od_release_margin`` is set and S exceeds the reserve below by that many d.
-5. Idle: take the cheapest spot place whose expected remaining lifetime exceeds ``idle_gate * kd/(k-1)`` (skip
-   short-lived spots); otherwise, if S < ``idle_reserve`` * R(t) * (1 - C0/R0) (1.0: behind UP's line) -> on
+5. Idle: take the spot place whose expected remaining lifetime L exceeds ``idle_gate * kd/(k-1)`` (skip
+   short-lived spots) with the lowest price per useful hour, ``min_bid * L/(L-d)`` (SkyNomad's eta; plain
+   ``min_bid`` with ``rank_by_lifetime=False``; the same ranking when leaving on demand); otherwise, if S < ``idle_reserve`` * R(t) * (1 - C0/R0) (1.0: behind UP's line) -> on
    demand; else wait.
 
 Measured on the V100 traces (``bench/backtest_bounds.py``): the slack-based exit is what cuts the regret (the
@@ -75,6 +76,8 @@ class DeadlineAware:
         """Spot-to-spot migration must save this many restart overheads' worth over the expected lifetime."""
         lifetime_quantile: float | None = Field(default=None, ge=0.0, le=1.0)
         """Gate on this quantile of the remaining lifetime of past runs as old as the current one (None: the mean)."""
+        rank_by_lifetime: bool = True
+        """Rank lasting spot places by min_bid * L/(L - d) (price per useful hour) instead of min_bid."""
         od_exit_slack: float | None = Field(default=2.0, ge=2.0)
         """X: leave on demand for a lasting spot whenever the slack is at least X*d (None: UP's hysteresis)."""
         idle_reserve: float = Field(default=1.0, ge=0.0)
@@ -104,7 +107,7 @@ class DeadlineAware:
     def _lasting_spots(self, ctx: StrategyContext, spots: list[Offer], od_price: float, gate: float) -> list[Offer]:
         """Spot places whose expected lifetime beats ``gate * k*d/(k-1)`` for their own k."""
         overhead = ctx.job.spec.restart_overhead_hours
-        kept = []
+        kept: list[tuple[float, Offer]] = []
         for offer in spots:
             k = od_price / offer.min_bid if offer.min_bid > 0 else float("inf")
             if k <= 1:
@@ -112,8 +115,10 @@ class DeadlineAware:
             threshold = gate * k * overhead / (k - 1)
             life = self._lifetime(ctx, offer)
             if life is None or life > threshold:
-                kept.append(offer)
-        return kept
+                useful = 1.0 if life is None or not self._params.rank_by_lifetime else (life - overhead) / life
+                kept.append((offer.min_bid / max(useful, 1e-9), offer))
+        kept.sort(key=lambda pair: (pair[0], pair[1].min_bid, pair[1].id))
+        return [offer for _, offer in kept]
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""
