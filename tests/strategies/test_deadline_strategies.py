@@ -187,6 +187,13 @@ def test_deadline_aware_skips_a_spot_expected_to_die_before_paying_its_overhead(
     assert is_spot(da.choose(with_stats(base, lasting)))
 
 
+def test_deadline_aware_reads_spot_stats_keyed_by_strings_as_the_database_returns_them() -> None:
+    da = DeadlineAware(DeadlineAware.Params())
+    short = {"2": {"up_hours": 0.1, "past_up_hours": [0.2] * 10}, "1": {"up_hours": 0.1, "past_up_hours": [0.2] * 10}}
+    base = ctx(elapsed=0.5, done=0.5, offers=SPOT_THERE)
+    assert da.choose(with_stats(base, short)).verb is Verb.WAIT  # type: ignore[arg-type]
+
+
 def test_deadline_aware_stays_on_demand_rather_than_idle_when_ahead_without_spot() -> None:
     da = DeadlineAware(DeadlineAware.Params())
     up = UniformProgress(UniformProgress.Params())

@@ -97,7 +97,8 @@ class DeadlineAware:
         stats: Any = ctx.job.extra.get(SPOT_STATS_KEY, {})
         if not isinstance(stats, Mapping):
             return None
-        zone = stats.get(offer.machine_id)
+        # Keys are machine ids; a job's extra read back from the database (JSON) has them as strings.
+        zone = stats.get(offer.machine_id, stats.get(str(offer.machine_id)))
         if not isinstance(zone, Mapping):
             return None
         past = zone.get("past_up_hours", ())
