@@ -18,49 +18,14 @@ from typing import Any
 import httpx
 
 from vastbid.sim import ManualClock, SimConfig, Simulator
-from vastbid.sim.entities import OTHER, Machine
-from vastbid.sim.scenarios import GPU_COUNTS, GPU_MODELS, PLACES
+from vastbid.sim.entities import OTHER
+from vastbid.sim.scenarios import random_machine
 from vastbid.vast.query import search_body
 
 START = 1_800_000_000.0
 """The simulator's epoch (a fixed moment: runs are reproducible)."""
 SIM_KEY = "bench-key-not-a-secret"
 BASE_URL = "http://sim.local"
-
-
-def _machine(rng: random.Random, machine_id: int, host_id: int) -> Machine:
-    model = rng.choices(GPU_MODELS, weights=[m.weight for m in GPU_MODELS])[0]
-    n = rng.choice(GPU_COUNTS)
-    price_gpu = round(rng.uniform(model.price_low, model.price_high), 4)
-    city, country = rng.choice(PLACES)
-    return Machine(
-        id=machine_id,
-        host_id=host_id,
-        owner=OTHER,
-        gpu_name=model.name,
-        num_gpus=n,
-        gpu_ram=model.ram_mb,
-        dlperf_per_gpu=round(model.dlperf * rng.uniform(0.85, 1.1), 3),
-        reliability=round(rng.uniform(0.85, 0.9999), 4),
-        geolocation=f"{city}, {country}",
-        inet_up=round(rng.uniform(50, 5000), 1),
-        inet_down=round(rng.uniform(100, 8000), 1),
-        disk_space=round(rng.uniform(100, 4000), 1),
-        cuda_max_good=model.cuda,
-        compute_cap=model.compute_cap,
-        cpu_cores=n * rng.choice((4, 8, 16)),
-        cpu_ram=n * rng.choice((32768, 65536)),
-        verification="verified" if rng.random() < 0.8 else rng.choice(("unverified", "deverified")),
-        hosting_type=1 if rng.random() < 0.3 else 0,
-        price_gpu=price_gpu,
-        price_min_bid=round(price_gpu * rng.uniform(0.4, 0.7), 4),
-        price_disk=round(rng.uniform(0.05, 0.3), 3),
-        min_chunk=n if rng.random() < 0.3 else 1,
-        end_date=START + rng.uniform(30.0, 365.0) * 86400.0,
-        hostname=f"host{host_id}-m{machine_id}",
-        driver_version=rng.choice(("535.183.01", "550.54.14", "560.35.03", "570.124.06")),
-        public_ip=f"198.51.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
-    )
 
 
 def build_simulator(offers: int, seed: int = 0) -> tuple[Simulator, ManualClock]:
@@ -75,7 +40,8 @@ def build_simulator(offers: int, seed: int = 0) -> tuple[Simulator, ManualClock]
     hosts = max(offers // 4, 10)
     while len(market.offers) < offers:
         machine_id += rng.randint(1, 9)
-        market.add_machine(_machine(rng, machine_id, 3_000_000 + rng.randrange(hosts)))
+        host_id = 3_000_000 + rng.randrange(hosts)
+        market.add_machine(random_machine(rng, machine_id, host_id, OTHER, start=START, days=(30.0, 365.0)))
     return sim, clock
 
 

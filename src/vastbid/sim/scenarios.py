@@ -65,9 +65,10 @@ PLACES: tuple[tuple[str, str], ...] = (
 GPU_COUNTS = (1, 2, 4, 8)
 
 
-def _machine(
+def random_machine(
     rng: random.Random, machine_id: int, host_id: int, owner: str, *, start: float, days: tuple[float, float]
 ) -> Machine:
+    """A machine of a random GPU model, size, place and price, listed for ``days`` from ``start``."""
     model = rng.choices(GPU_MODELS, weights=[m.weight for m in GPU_MODELS])[0]
     n = rng.choice(GPU_COUNTS)
     price_gpu = round(rng.uniform(model.price_low, model.price_high), 4)
@@ -120,13 +121,13 @@ def build_market_machines(
     for _ in range(count):
         machine_id += rng.randint(1, 9)
         machines.append(
-            _machine(rng, machine_id, 100_000 + rng.randint(0, count // 2), OTHER, start=start, days=listing_days)
+            random_machine(rng, machine_id, 100_000 + rng.randint(0, count // 2), OTHER, start=start, days=listing_days)
         )
     if scenario == "small":
         _ensure_small_variety(machines)
     for _ in range(own):
         machine_id += rng.randint(1, 9)
-        mine = _machine(rng, machine_id, account_host_id, ACCOUNT, start=start, days=(30.0, 30.0))
+        mine = random_machine(rng, machine_id, account_host_id, ACCOUNT, start=start, days=(30.0, 30.0))
         mine.listed = False
         mine.verification = "verified"
         machines.append(mine)
