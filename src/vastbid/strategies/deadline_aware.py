@@ -16,8 +16,8 @@ price):
    ``od_release_margin`` is set and S exceeds the reserve below by that many d.
 5. Idle: take the spot place whose expected remaining lifetime L exceeds ``idle_gate * kd/(k-1)`` (skip
    short-lived spots) with the lowest price per useful hour, ``min_bid * L/(L-d)`` (SkyNomad's eta; plain
-   ``min_bid`` with ``rank_by_lifetime=False``; the same ranking when leaving on demand); otherwise, if S < ``idle_reserve`` * R(t) * (1 - C0/R0) (1.0: behind UP's line) -> on
-   demand; else wait.
+   ``min_bid`` with ``rank_by_lifetime=False``; the same ranking when leaving on demand); otherwise, if
+   S < ``idle_reserve`` * R(t) * (1 - C0/R0) (1.0: behind UP's line) -> on demand; else wait.
 
 Measured on the V100 traces (``bench/backtest_bounds.py``): the slack-based exit is what cuts the regret (the
 on-demand hours UP spends behind its hysteresis line while spot is up); waiting longer than UP's line
