@@ -97,3 +97,20 @@ def test_market_samples_replay_in_time_order(store: Store, clock: FakeClock) -> 
     )
     assert (seen.reliability, seen.dlperf, seen.country) == (0.99, 80.0, "US")
     assert [o.rentable for _, o in store.samples.read(since=later)] == [True, False]
+
+
+def test_a_ticks_ledger_is_written_whole_or_not_at_all(store: Store) -> None:
+    from vastbid.store.spend import SpendEntry
+
+    start = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    end = start + timedelta(minutes=1)
+    good = SpendEntry(SpendKind.GPU, 0.01, start, end, instance_id=1, job_id=1)
+    bad = SpendEntry(SpendKind.STORAGE, -0.5, start, end, instance_id=2, job_id=2)
+
+    with pytest.raises(InvalidInputError, match="negative"):
+        store.spend.accrue_many([good, bad])
+    assert store.spend.spent_on_day(date(2026, 5, 1)) == 0.0
+
+    store.spend.accrue_many([good, SpendEntry(SpendKind.STORAGE, 0.002, start, end, instance_id=2, job_id=2)])
+    assert store.spend.spent_on_day(date(2026, 5, 1)) == pytest.approx(0.012)
+    assert store.spend.spent_by_job(2) == pytest.approx(0.002)

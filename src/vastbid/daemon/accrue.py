@@ -14,7 +14,7 @@ from datetime import datetime
 
 from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.jobs import Job
-from vastbid.store.spend import SpendKind
+from vastbid.store.spend import SpendEntry, SpendKind
 from vastbid.store.store import Store
 
 _RUN_MARK = "running_seen_at"
@@ -33,6 +33,7 @@ def accrue(
     added = {SpendKind.GPU.value: 0.0, SpendKind.STORAGE.value: 0.0}
     hours = max((now - since).total_seconds() / 3600.0, 0.0) if since is not None else 0.0
     owner = {job.instance_id: job for job in jobs.values() if job.instance_id is not None}
+    entries: list[SpendEntry] = []
     for inst in ours:
         job = owner.get(inst.id)
         job_id = job.id if job is not None else None
@@ -42,12 +43,16 @@ def accrue(
         }
         for kind, amount in amounts.items():
             if amount > 0 and since is not None:
-                store.spend.accrue(
-                    kind=kind, amount=amount, period_start=since, period_end=now, instance_id=inst.id, job_id=job_id
-                )
+                entries.append(SpendEntry(kind, amount, since, now, inst.id, job_id))
                 added[kind.value] += amount
+    store.spend.accrue_many(entries)  # the tick's ledger in one transaction
+    cost: dict[int | None, float] = {}
+    for entry in entries:
+        cost[entry.instance_id] = cost.get(entry.instance_id, 0.0) + entry.amount
+    for inst in ours:
+        job = owner.get(inst.id)
         if job is not None:
-            _progress(store, job, inst, cost=sum(amounts.values()), hours=hours, now=now)
+            _progress(store, job, inst, cost=cost.get(inst.id, 0.0), hours=hours, now=now)
     return added
 
 

@@ -6,6 +6,8 @@ and by month are exact. ``spent_between(start, end)`` sums the rows that start i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -55,6 +57,18 @@ def _split_at_midnights(start: datetime, end: datetime, amount: float) -> list[t
     return pieces
 
 
+@dataclass(frozen=True, slots=True)
+class SpendEntry:
+    """``amount`` $ of ``kind`` spent over ``[period_start, period_end)`` by an instance (and its job)."""
+
+    kind: SpendKind
+    amount: float
+    period_start: datetime
+    period_end: datetime
+    instance_id: int | None = None
+    job_id: int | None = None
+
+
 class SpendRepository:
     """Accrued costs and their sums."""
 
@@ -72,22 +86,28 @@ class SpendRepository:
         job_id: int | None = None,
     ) -> None:
         """Record ``amount`` $ of ``kind`` spent over ``[period_start, period_end)``."""
-        if amount < 0:
-            raise InvalidInputError(f"a spend amount cannot be negative (got {amount})", field="amount")
-        if period_end < period_start:
-            raise InvalidInputError("a spend period cannot end before it starts", field="period_end")
+        self.accrue_many([SpendEntry(kind, amount, period_start, period_end, instance_id, job_id)])
+
+    def accrue_many(self, entries: Sequence[SpendEntry]) -> None:
+        """Record several accruals in one transaction (a tick's ledger): all or none."""
+        for entry in entries:
+            if entry.amount < 0:
+                raise InvalidInputError(f"a spend amount cannot be negative (got {entry.amount})", field="amount")
+            if entry.period_end < entry.period_start:
+                raise InvalidInputError("a spend period cannot end before it starts", field="period_end")
         with transaction(self._sessions) as session:
-            for start, end, part in _split_at_midnights(period_start, period_end, amount):
-                session.add(
-                    SpendRow(
-                        instance_id=instance_id,
-                        job_id=job_id,
-                        kind=SpendKind(kind).value,
-                        period_start=start,
-                        period_end=end,
-                        amount=part,
+            for entry in entries:
+                for start, end, part in _split_at_midnights(entry.period_start, entry.period_end, entry.amount):
+                    session.add(
+                        SpendRow(
+                            instance_id=entry.instance_id,
+                            job_id=entry.job_id,
+                            kind=SpendKind(entry.kind).value,
+                            period_start=start,
+                            period_end=end,
+                            amount=part,
+                        )
                     )
-                )
 
     def spent_between(
         self, start: datetime, end: datetime, *, kind: SpendKind | None = None, job_id: int | None = None
