@@ -16,6 +16,7 @@ from rich.table import Table
 
 from vastbid.backtest.scenario import demo_jobs, run_demo
 from vastbid.cli.common import CONFIG_OPTION, DB_OPTION, console, print_json, reported_errors, settings_from
+from vastbid.cli.offers_cmd import SIM_BASE_URL
 from vastbid.config import Settings
 from vastbid.config.settings import HttpSettings
 from vastbid.daemon.clock import Clock, EpochClock, SystemClock
@@ -84,7 +85,7 @@ def run(
             api = market_api(
                 settings,
                 transport=sim.transport(),
-                base_url=_sim_base(settings),
+                base_url=SIM_BASE_URL,
                 key=sim_key,
                 metrics=metrics,
                 monotonic=sim_clock.now,
@@ -188,10 +189,6 @@ def _log_format(value: str) -> Any:
     if value not in ("auto", "json", "console"):
         raise typer.BadParameter("must be auto, json or console", param_hint="--log-format")
     return value
-
-
-def _sim_base(settings: Any) -> str:
-    return "http://sim.local" if settings.market.surface.value == "native" else "http://sim.local/vastai"
 
 
 def _load_demo_jobs(store: Store, now: datetime) -> None:

@@ -15,6 +15,7 @@ the old instance when the new one was not created). ``dry_run`` records the plan
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,7 +63,7 @@ class ExecutionReport:
     applied: int = 0
     failed: int = 0
     skipped: int = 0
-    bids_placed: dict[str, int] = field(default_factory=dict)
+    bids_placed: Counter[str] = field(default_factory=Counter)
     bid_changes: int = 0
     unavailable_offers: set[int] = field(default_factory=set)
     created: list[tuple[int, int]] = field(default_factory=list)
@@ -191,21 +192,21 @@ class Executor:
             created = self._api.create_instance(offer.id, request)
         except BidTooLowError as exc:
             self._store.instances.settle_failed(action.label, f"bid too low: {exc}")
-            report.bids_placed["too_low"] = report.bids_placed.get("too_low", 0) + 1
+            report.bids_placed["too_low"] += 1
             if exc.new_contract is not None:
                 self._api.destroy_instance(exc.new_contract)
             raise
         except OfferGoneError:
             self._store.instances.settle_failed(action.label, "offer gone")
             report.unavailable_offers.add(offer.id)
-            report.bids_placed["offer_gone"] = report.bids_placed.get("offer_gone", 0) + 1
+            report.bids_placed["offer_gone"] += 1
             raise
         except TransientMarketError:
-            report.bids_placed["error"] = report.bids_placed.get("error", 0) + 1
+            report.bids_placed["error"] += 1
             raise  # ambiguous: the intent stays open and the next tick settles it by label
         except MarketError as exc:
             self._store.instances.settle_failed(action.label, str(exc))
-            report.bids_placed["rejected"] = report.bids_placed.get("rejected", 0) + 1
+            report.bids_placed["rejected"] += 1
             raise
         self._checkpoint("after_create")
         self._store.instances.record_created(action.label, created.instance_id)
@@ -216,7 +217,7 @@ class Executor:
         self._check_rental(created.instance_id, rental)
         report.created.append((job.id, created.instance_id))
         if rental is RentalType.INTERRUPTIBLE:
-            report.bids_placed["ok"] = report.bids_placed.get("ok", 0) + 1
+            report.bids_placed["ok"] += 1
 
     def _check_rental(self, instance_id: int, rental: RentalType) -> None:
         """A create must have rented what was asked: a missing bid price silently rents on demand."""

@@ -12,12 +12,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
 
 from vastbid.config.settings import OrphanPolicy
-from vastbid.core.actions import Action
+from vastbid.core.actions import Action, PlaceBid, RentOnDemand
 from vastbid.core.budget import Budget
 from vastbid.core.choice import MachineRecord, Strategy
 from vastbid.core.decide import decide
@@ -263,23 +264,21 @@ class Daemon:
         self, tick_id: int, now: datetime, actions: list[Action], plan: Plan, events: list[Event]
     ) -> list[PlannedRow]:
         """One decision row per action (plus the reconciler's events and each job's outcome)."""
+        record = partial(DecisionRecord, at=now, config_hash=self.config.config_hash, tick_id=tick_id)
         rows: list[PlannedRow] = []
         for action in actions:
             decision = plan.decisions.get(action.job_id) if action.job_id is not None else None
             facts = dict(action.facts)
-            if isinstance(getattr(action, "offer", None), Offer):
-                offer: Offer = action.offer  # type: ignore[union-attr]
+            if isinstance(action, PlaceBid | RentOnDemand):
+                offer = action.offer
                 facts.update(offer_id=offer.id, machine_id=offer.machine_id, gpu_name=offer.gpu_name)
             rows.append(
                 PlannedRow(
                     action,
-                    DecisionRecord(
-                        at=now,
+                    record(
                         action=action.kind,
                         reason=action.reason,
                         outcome=DecisionOutcome.PLANNED,
-                        config_hash=self.config.config_hash,
-                        tick_id=tick_id,
                         job_id=action.job_id,
                         strategy=decision.strategy if decision is not None else None,
                         facts=_jsonable(facts),
@@ -288,13 +287,10 @@ class Daemon:
                 )
             )
         logged = [
-            DecisionRecord(
-                at=now,
+            record(
                 action=event.action,
                 reason=event.reason,
                 outcome=DecisionOutcome.APPLIED,
-                config_hash=self.config.config_hash,
-                tick_id=tick_id,
                 job_id=event.job_id,
                 facts=_jsonable(event.facts),
             )
@@ -302,13 +298,10 @@ class Daemon:
         ]
         acted = {a.job_id for a in actions if a.job_id is not None}
         logged += [
-            DecisionRecord(
-                at=now,
+            record(
                 action=decision.outcome,
                 reason=decision.why,
                 outcome=DecisionOutcome.APPLIED,
-                config_hash=self.config.config_hash,
-                tick_id=tick_id,
                 job_id=job_id,
                 strategy=decision.strategy or None,
                 facts=_jsonable(dict(decision.facts)),
