@@ -3,6 +3,11 @@
 A tick never overlaps another (the scheduler guarantees it) and never takes the daemon down: any failure is
 recorded on the tick row, logged with its class, counted, and the next tick starts afresh. A tick that cannot see
 the market (a failed search, an incomplete listing) acts on nothing.
+
+Each tick that saw the market also feeds ``SpotRuns`` (how long each machine's interruptible capacity lasts); jobs
+with a deadline are handed to ``decide()`` as copies whose ``extra["spot_stats"]`` carries those statistics for
+the machines of their candidate offers. The copies go to the strategies only: the executor and the store work on
+the jobs as read from the database, so the statistics are never stored.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from vastbid.core.offers import Offer, RentalType
 from vastbid.core.plan import Plan
 from vastbid.core.policy import DecidePolicy, strategy_key
 from vastbid.core.snapshot import MarketSnapshot
+from vastbid.core.spot_runs import SPOT_STATS_KEY, SpotRuns
 from vastbid.daemon.accrue import accrue
 from vastbid.daemon.clock import Clock
 from vastbid.daemon.executor import Checkpoint, ExecutionReport, Executor, PlannedRow
@@ -48,6 +54,8 @@ HISTORY_DAYS = 30
 """How far back the decision log is read for what we learned of each machine."""
 RETENTION_EVERY = timedelta(days=1)
 """How often old decisions and samples are purged."""
+SPOT_GAP_TICKS = 3
+"""A machine unseen for more than this many tick lengths has its run of spot capacity ended at its last sighting."""
 _RENTALS = frozenset({"place_bid", "rent_on_demand"})
 
 
@@ -104,6 +112,7 @@ class Daemon:
         self._tick_count = 0
         self._machines: dict[int, MachineRecord] | None = None
         self._retained_at: datetime | None = None
+        self.spot_runs = SpotRuns(tolerance=timedelta(seconds=SPOT_GAP_TICKS * config.tick_seconds))
         self.last_success: datetime | None = None
 
     # --- the tick ------------------------------------------------------------------------------------------
@@ -139,6 +148,7 @@ class Daemon:
         jobs_before = self.store.jobs.active()
         filters = {job.spec.offer_filter for job in jobs_before}
         seen = observe(self.api, filters, now)
+        self.spot_runs.observe_offers(now, seen.scanned)
         recon = reconcile(
             self.store,
             seen.instances,
@@ -152,7 +162,8 @@ class Daemon:
         # Final jobs still holding an instance are given to decide() so it destroys the instance.
         jobs = [j for j in all_jobs.values() if not j.state.is_final or j.instance_id is not None]
         snapshot = self._snapshot(seen.offers, recon, seen.account.balance, now)
-        plan = decide(snapshot, jobs, self.config.budget, self._strategies_for(jobs), now, self._policy())
+        views = [self._with_spot_stats(job, seen.offers, now) for job in jobs]
+        plan = decide(snapshot, views, self.config.budget, self._strategies_for(jobs), now, self._policy())
         actions: list[Action] = [*recon.destroy, *plan.actions]
         rows = self._rows(tick_id, now, actions, plan, recon.events)
         report = self.executor.apply(rows, all_jobs, now)
@@ -202,6 +213,18 @@ class Daemon:
             except StrategyError as exc:
                 log.warning("strategy_unavailable", job_id=job.id, strategy=name, error=str(exc))
         return self._strategies
+
+    def _with_spot_stats(self, job: Job, offers: Mapping[str, Sequence[Offer]], now: datetime) -> Job:
+        """For a deadline job, a copy whose ``extra`` carries the spot statistics of its candidates' machines.
+
+        Only for ``decide()``: never stored. Statistics the job already carries (a backtest's recorder feed) win.
+        """
+        spec = job.spec
+        if spec.deadline is None or spec.work_hours is None or job.state.is_final or SPOT_STATS_KEY in job.extra:
+            return job
+        machines = {o.machine_id for o in offers.get(spec.offer_filter, ()) if o.num_gpus == spec.num_gpus}
+        stats = self.spot_runs.stats_for(machines, now)
+        return replace(job, extra={**job.extra, SPOT_STATS_KEY: stats})
 
     def _snapshot(
         self, offers: dict[str, list[Offer]], recon: Reconciliation, balance: float, now: datetime

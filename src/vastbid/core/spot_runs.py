@@ -1,0 +1,151 @@
+"""Spot runs: how long each machine's interruptible capacity lasts, measured from what the daemon sees tick by tick.
+
+A machine *has spot capacity* on a tick when one of its offers was seen rentable with ``min_bid < dph_total``
+(``has_spot_capacity``). A *run* is a stretch of ticks with capacity: it starts on the first tick it is seen up and
+ends on the first tick it is seen down (a machine seen, but without such an offer). A machine not seen at all
+(not in this tick's search, or the daemon not ticking) keeps its run open for ``tolerance``; unseen for longer, the
+run ended when it was last seen up. So a gap in observation never counts as capacity: neither a long run across
+the gap nor a made-up one.
+
+``SpotRuns`` is a small mutable tracker owned by the daemon; its logic is pure ("now" is passed in, no I/O).
+``stats_for`` gives, per machine id, what the deadline strategies read from ``job.extra["spot_stats"]``:
+``{"up_hours": age of the current run (0 when none), "past_up_hours": lengths of past completed runs in hours,
+oldest first, at most ``PAST_RUNS_KEPT`` (a tuple)}``.
+
+Cost: ``observe`` touches only the machines seen on the tick (plus the ones forgotten), ``stats_for`` only the
+machines asked for; nothing walks the history. Memory: at most ``PAST_RUNS_KEPT`` lengths per machine, and a
+machine unseen for more than ``retention`` is forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vastbid.core.offers import Offer
+
+SPOT_STATS_KEY = "spot_stats"
+"""``job.extra`` key the deadline strategies read the statistics from (per machine id)."""
+PAST_RUNS_KEPT = 200
+"""Past run lengths kept per machine (the most recent)."""
+DEFAULT_RETENTION = timedelta(days=7)
+"""A machine unseen for longer is forgotten, its past runs with it."""
+
+SpotStats = dict[str, float | tuple[float, ...]]
+"""One machine's statistics: ``{"up_hours": float, "past_up_hours": tuple[float, ...]}``."""
+
+
+def has_spot_capacity(offer: Offer) -> bool:
+    """Whether ``offer`` shows interruptible capacity: rentable, and a bid is cheaper than renting on demand."""
+    return offer.rentable and offer.min_bid < offer.dph_total
+
+
+@dataclass(slots=True)
+class _Machine:
+    last_seen: datetime
+    up_since: datetime | None = None
+    """Start of the open run (first tick seen up), or ``None``."""
+    last_up: datetime | None = None
+    """Last tick the open run was seen up."""
+    past: tuple[float, ...] = ()
+
+
+def _hours(delta: timedelta) -> float:
+    return max(delta.total_seconds() / 3600.0, 0.0)
+
+
+class SpotRuns:
+    """Per machine, the open run of spot capacity and the lengths of past ones (see the module docstring)."""
+
+    def __init__(
+        self, tolerance: timedelta, *, retention: timedelta = DEFAULT_RETENTION, kept: int = PAST_RUNS_KEPT
+    ) -> None:
+        self.tolerance = tolerance
+        self.retention = retention
+        self.kept = max(kept, 1)
+        self._machines: dict[int, _Machine] = {}
+        """In order of last sighting, least recent first (each sighting moves a machine to the end)."""
+        self._last: datetime | None = None
+
+    def __len__(self) -> int:
+        """How many machines are remembered."""
+        return len(self._machines)
+
+    def observe_offers(self, now: datetime, offers: Iterable[Offer]) -> None:
+        """``observe`` one tick's search results: every machine with an offer is seen, up if one has capacity."""
+        seen: set[int] = set()
+        available: set[int] = set()
+        for offer in offers:
+            seen.add(offer.machine_id)
+            if has_spot_capacity(offer):
+                available.add(offer.machine_id)
+        self.observe(now, available, seen)
+
+    def observe(self, now: datetime, available: Iterable[int], seen: Iterable[int]) -> None:
+        """Record one tick: ``available`` machines have spot capacity, the rest of ``seen`` have none.
+
+        An observation not later than the previous one is ignored (a clock stepping back must not reorder runs).
+        """
+        if self._last is not None and now <= self._last:
+            return
+        up = set(available)
+        machines = self._machines
+        for machine_id in up.union(seen):
+            record = machines.pop(machine_id, None)
+            if record is None:
+                record = _Machine(last_seen=now)
+            else:
+                self._expire(record, now)
+                record.last_seen = now
+            if machine_id in up:
+                if record.up_since is None:
+                    record.up_since = now
+                record.last_up = now
+            elif record.up_since is not None:
+                self._close(record, now)
+            machines[machine_id] = record
+        self._last = now
+        self._forget(now)
+
+    def stats_for(self, machine_ids: Iterable[int], now: datetime) -> dict[int, SpotStats]:
+        """Per known machine of ``machine_ids``, ``{"up_hours", "past_up_hours"}`` as of ``now`` (unknown: left out).
+
+        A run whose machine has gone unseen past the tolerance is shown ended at its last sighting.
+        """
+        out: dict[int, SpotStats] = {}
+        for machine_id in machine_ids:
+            record = self._machines.get(machine_id)
+            if record is None:
+                continue
+            past = record.past
+            up_hours = 0.0
+            if record.up_since is not None and record.last_up is not None:
+                if now - record.last_up > self.tolerance:
+                    past = (*past, _hours(record.last_up - record.up_since))[-self.kept :]
+                else:
+                    up_hours = _hours(now - record.up_since)
+            out[machine_id] = {"up_hours": up_hours, "past_up_hours": past}
+        return out
+
+    def _expire(self, record: _Machine, now: datetime) -> None:
+        """End the open run at its last sighting when the machine went unseen for longer than the tolerance."""
+        if record.last_up is not None and now - record.last_up > self.tolerance:
+            self._close(record, record.last_up)
+
+    def _close(self, record: _Machine, end: datetime) -> None:
+        if record.up_since is not None:
+            record.past = (*record.past, _hours(end - record.up_since))[-self.kept :]
+        record.up_since = None
+        record.last_up = None
+
+    def _forget(self, now: datetime) -> None:
+        """Drop machines unseen for longer than the retention (the least recently seen come first)."""
+        cutoff = now - self.retention
+        stale: list[int] = []
+        for machine_id, record in self._machines.items():
+            if record.last_seen >= cutoff:
+                break
+            stale.append(machine_id)
+        for machine_id in stale:
+            del self._machines[machine_id]
