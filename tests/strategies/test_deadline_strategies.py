@@ -227,6 +227,27 @@ def test_deadline_aware_leaves_on_demand_for_spot_while_behind_when_the_slack_af
     assert hysteresis.verb is Verb.KEEP
 
 
+def test_deadline_aware_leaves_on_demand_only_for_capacity_that_has_already_lasted() -> None:
+    # slack 1.5 h affords a restart; both places have a history of long runs; d = 0.5 h, leave_min_age 1.25 d
+    context = ctx(elapsed=2.0, done=1.5, offers=SPOT_THERE, instance=held(1, spot=False))
+    da = DeadlineAware(DeadlineAware.Params(leave_min_age=1.25))
+
+    def aged(age: float) -> StrategyContext:
+        return with_stats(context, {z: {"up_hours": age, "past_up_hours": [5.0] * 10} for z in (1, 2)})
+
+    assert da.choose(aged(0.1)).verb is Verb.KEEP
+    assert is_spot(da.choose(aged(1.0)))
+    assert is_spot(DeadlineAware(DeadlineAware.Params()).choose(aged(0.1)))
+
+
+def test_deadline_aware_leaves_on_demand_on_the_median_lifetime_not_a_mean_inflated_by_rare_long_runs() -> None:
+    # of 10 past runs older than the current one (0.7 h), 6 end within 0.3 h and 4 last 40 h: mean 15.9 h, median 0.3 h
+    history = {z: {"up_hours": 0.7, "past_up_hours": [1.0] * 6 + [40.0] * 4} for z in (1, 2)}
+    context = with_stats(ctx(elapsed=2.0, done=1.5, offers=SPOT_THERE, instance=held(1, spot=False)), history)
+    assert DeadlineAware(DeadlineAware.Params()).choose(context).verb is Verb.KEEP
+    assert is_spot(DeadlineAware(DeadlineAware.Params(leave_quantile=None)).choose(context))
+
+
 def test_deadline_aware_never_leaves_on_demand_when_a_restart_would_eat_the_safety_margin() -> None:
     # slack 8 - 7.1 = 0.9 h < 2 * 0.5 h: stay on demand whatever spot there is
     on_demand = held(1, spot=False)

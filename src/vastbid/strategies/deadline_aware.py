@@ -13,7 +13,10 @@ price):
    the oracle never pays on demand while spot is up; the restart costs d of slack, and the Safety Net still holds
    afterwards). ``od_exit_slack=None`` restores UP's hysteresis (stay while cp(t) < ep(t + 2d)). Without such a
    spot, stay on demand (an idle stint is what sends UP back to on demand, paying d again), unless
-   ``od_release_margin`` is set and S exceeds the reserve below by that many d.
+   ``od_release_margin`` is set and S exceeds the reserve below by that many d. Leaving on demand is judged on
+   the median remaining lifetime (``leave_quantile``), not the mean: most runs die young while a few last for
+   days, and a run that dies young costs two restarts (there and back). ``leave_min_age`` can also ask for a
+   run of capacity already that many restart overheads old.
 5. Idle: take the spot place whose expected remaining lifetime L exceeds ``idle_gate * kd/(k-1)`` (skip
    short-lived spots) with the lowest price per useful hour, ``min_bid * L/(L-d)`` (SkyNomad's eta; plain
    ``min_bid`` with ``rank_by_lifetime=False``; the same ranking when leaving on demand); otherwise, if
@@ -84,6 +87,11 @@ class DeadlineAware:
         """Idle without lasting spot -> on demand when slack < idle_reserve * R(t) * (1 - C0/R0) (1.0: behind ep)."""
         od_release_margin: float | None = Field(default=None, ge=0.0)
         """On demand without lasting spot: release to idle once the slack exceeds that reserve by this many d."""
+        leave_quantile: float | None = Field(default=0.5, ge=0.0, le=1.0)
+        """Leaving on demand: gate on this quantile of the remaining lifetime (None: as from idle)."""
+        leave_min_age: float = Field(default=0.0, ge=0.0)
+        """Leaving on demand: only for a spot whose current run has lasted this many restart overheads already
+        (1.25 helps where capacity flaps, 1c/1f, and costs as much where runs are long, 2a/2b)."""
 
     def __init__(self, params: DeadlineAware.Params | None = None) -> None:
         self._params = params if params is not None else DeadlineAware.Params()
@@ -93,7 +101,7 @@ class DeadlineAware:
         """The validated parameters."""
         return self._params
 
-    def _lifetime(self, ctx: StrategyContext, offer: Offer) -> float | None:
+    def _lifetime(self, ctx: StrategyContext, offer: Offer, *, leaving: bool = False) -> float | None:
         stats: Any = ctx.job.extra.get(SPOT_STATS_KEY, {})
         if not isinstance(stats, Mapping):
             return None
@@ -101,11 +109,20 @@ class DeadlineAware:
         zone = stats.get(offer.machine_id, stats.get(str(offer.machine_id)))
         if not isinstance(zone, Mapping):
             return None
-        past = zone.get("past_up_hours", ())
+        past = tuple(zone.get("past_up_hours", ()))
         age = float(zone.get("up_hours", 0.0))
-        return expected_remaining_lifetime(tuple(past), age, self._params.min_samples, self._params.lifetime_quantile)
+        p = self._params
+        if not leaving:
+            return expected_remaining_lifetime(past, age, p.min_samples, p.lifetime_quantile)
+        quantile = p.leave_quantile if p.leave_quantile is not None else p.lifetime_quantile
+        life = expected_remaining_lifetime(past, age, p.min_samples, quantile)
+        if life is not None and age < p.leave_min_age * ctx.job.spec.restart_overhead_hours - dl.EPS_HOURS:
+            return 0.0  # too young: most runs of capacity die early, and each such cycle costs two restarts
+        return life
 
-    def _lasting_spots(self, ctx: StrategyContext, spots: list[Offer], od_price: float, gate: float) -> list[Offer]:
+    def _lasting_spots(
+        self, ctx: StrategyContext, spots: list[Offer], od_price: float, gate: float, *, leaving: bool = False
+    ) -> list[Offer]:
         """Spot places whose expected lifetime beats ``gate * k*d/(k-1)`` for their own k."""
         overhead = ctx.job.spec.restart_overhead_hours
         kept: list[tuple[float, Offer]] = []
@@ -114,7 +131,7 @@ class DeadlineAware:
             if k <= 1:
                 continue
             threshold = gate * k * overhead / (k - 1)
-            life = self._lifetime(ctx, offer)
+            life = self._lifetime(ctx, offer, leaving=leaving)
             if life is None or life > threshold:
                 useful = 1.0 if life is None or not self._params.rank_by_lifetime else (life - overhead) / life
                 kept.append((offer.min_bid / max(useful, 1e-9), offer))
@@ -146,7 +163,7 @@ class DeadlineAware:
                     return dl.keep("on demand: too little slack to risk spot", facts)
             elif schedule is not None and not schedule.ahead_of(2 * schedule.overhead):
                 return dl.keep("on demand until cp(t) >= ep(t + 2d) (hysteresis)", facts)
-            lasting = self._lasting_spots(ctx, spots, od_price, 2.0 * p.leave_gate)
+            lasting = self._lasting_spots(ctx, spots, od_price, 2.0 * p.leave_gate, leaving=True)
             if lasting:
                 bid = dl.bid_for(lasting[0], ctx.job, p.bid_margin)
                 return dl.rent_spot(
@@ -172,6 +189,8 @@ class DeadlineAware:
         return dl.idle(ctx, "no lasting spot and not behind: idle", facts)
 
     def _reserve(self, schedule: dl.Schedule) -> float:
+        if schedule.horizon <= 0:
+            return max(schedule.time_left, 0.0)  # a deadline at (or before) the job's creation: no slack to spend
         return self._params.idle_reserve * schedule.time_left * (1.0 - schedule.work / schedule.horizon)
 
     def _short_of_reserve(self, schedule: dl.Schedule) -> bool:
