@@ -269,6 +269,22 @@ def test_deadline_aware_idle_reserve_sets_how_much_slack_it_keeps_before_going_o
     assert DeadlineAware(DeadlineAware.Params(idle_reserve=0.5)).choose(context).verb is Verb.WAIT
 
 
+def test_deadline_aware_waits_longer_for_capacity_that_comes_back_in_long_runs() -> None:
+    # idle, no spot; slack 1.0 h; UP's reserve 1.2 h. Past runs of 8 h: factor 1 - 0.05 * 8 = 0.6, reserve 0.72 h
+    context = ctx(elapsed=4.0, done=3.0, offers=NO_SPOT)
+    da = DeadlineAware(DeadlineAware.Params())
+
+    def runs(hours: float) -> StrategyContext:
+        return with_stats(context, {z: {"up_hours": 0.0, "past_up_hours": [hours] * 10} for z in (1, 2)})
+
+    assert is_on_demand(da.choose(runs(0.5)))
+    assert da.choose(runs(8.0)).verb is Verb.WAIT
+    assert is_on_demand(DeadlineAware(DeadlineAware.Params(reserve_per_run_hour=0.0)).choose(runs(8.0)))
+    # the floor: runs of 100 h do not empty the reserve (slack 0.5 h < 0.6 * 1.2 h)
+    late = with_stats(ctx(elapsed=4.0, done=2.5, offers=NO_SPOT), {1: {"up_hours": 0.0, "past_up_hours": [100.0] * 10}})
+    assert is_on_demand(da.choose(late))
+
+
 def test_deadline_aware_release_margin_gives_up_on_demand_only_when_far_ahead() -> None:
     # on demand, no spot, slack 10 - 2 - (8 - 2.45) = 2.45 h; reserve 8 * 0.2 = 1.6 h; 0.85 h = 1.7 d over it
     context = ctx(elapsed=2.0, done=2.45, offers=NO_SPOT, instance=held(1, spot=False))
