@@ -100,7 +100,7 @@ class LifetimeOracleDA(DeadlineAware):
         self._future = future
         self._cap = cap_hours
 
-    def _lifetime(self, ctx: StrategyContext, offer: Offer) -> float | None:
+    def _lifetime(self, ctx: StrategyContext, offer: Offer, *, leaving: bool = False) -> float | None:
         if offer.min_bid >= offer.dph_total:
             return 0.0
         return self._future.lifetime_hours(ctx, offer, self._cap)

@@ -41,7 +41,7 @@ def main() -> None:
     files = sorted(str(p) for p in Path(args.folder).glob("*.json"))
     zones = load_traces(files)
     cheapest = min(zip(files, zones, strict=True), key=lambda fz: float(fz[1].spot_price.mean()))[0]
-    jobs = [([f], STRATEGIES, args.starts, args.seed) for f in files]
+    jobs: list[tuple[list[str], tuple[str, ...], int, int]] = [([f], STRATEGIES, args.starts, args.seed) for f in files]
     jobs.append((files, STRATEGIES, args.starts, args.seed))
     jobs.append(([cheapest], ("uniform_progress",), args.starts, args.seed))
     out: dict[str, object] = {}
