@@ -28,13 +28,14 @@ price):
 Measured on the V100 traces (``bench/backtest_bounds.py``): the slack-based exit is what cuts the regret (the
 on-demand hours UP spends behind its hysteresis line while spot is up); waiting longer than UP's line
 (``idle_reserve`` < 1 everywhere) or releasing on demand early costs more than it saves, while a reserve that
-shrinks with the typical run length cut the regret on the zones with long runs (V100 us-east-2a/2b) and on 7 of
-the 8 GCP H100 zones that were not used to choose it (the ninth unchanged).
+shrinks with the typical run length cut the regret on the zones with long runs (V100 us-east-2a/2b) and on the
+GCP H100 zones, which were not used to choose it.
 
-Lifetime estimates come from ``job.extra["spot_stats"]`` per machine id (what a market recorder observed before
-now: ``up_hours``, the age of the current run of capacity, and ``past_up_hours``, lengths of past runs): the
-expected remaining lifetime is the mean of ``L - age`` over past runs longer than the current age. With no
-statistics the gate is open (plain UP). The bid is ``bid_margin`` over the minimum, within the cap.
+Lifetime estimates come from ``job.extra["spot_stats"]`` per machine id (what was observed before now: ``up_hours``,
+the age of the current run of capacity, and ``past_up_hours``, lengths of past runs; the daemon's ``SpotRuns``
+fills it, the backtests from the trace's past): the expected remaining lifetime is the mean (from idle) or the
+median (leaving on demand) of ``L - age`` over past runs longer than the current age. With no statistics the gates
+are open (plain UP). The bid is ``bid_margin`` over the minimum, within the cap.
 """
 
 from __future__ import annotations
