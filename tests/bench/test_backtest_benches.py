@@ -46,3 +46,20 @@ def test_backtest_bounds_compares_the_online_policies_with_their_future_knowing_
     text = json.dumps(figures)
     for policy in ("deadline_aware", "da_lifetime_oracle", "up_lifetime_oracle", "lookahead_1h"):
         assert policy in text
+
+
+def test_run_predictability_reports_each_zone_s_correlations(traces_dir: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run_predictability.py"), "--folder", str(traces_dir / "aws-v100"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures: dict[str, dict[str, float]] = json.loads(done.stdout)
+    assert len(figures) == 6
+    for zone in figures.values():
+        assert zone["runs"] > 100
+        assert 0 < zone["median_run_hours"] <= zone["mean_run_hours"]
+        assert -1 <= zone["previous_run"] <= 1
