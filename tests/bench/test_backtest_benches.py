@@ -7,32 +7,21 @@ run against the strategies as they are (a strategy's private hook changing shape
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from ._run import run_script
 
 
-def run_script(script: str, folder: Path) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, str(BENCH / script), "--folder", str(folder), "--starts", "1", "--workers", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures: dict[str, Any] = json.loads(done.stdout)
-    return figures
+def run_backtest_bench(script: str, folder: Path) -> dict[str, Any]:
+    return run_script(script, "--folder", str(folder), "--starts", "1", "--workers", "1", timeout=300)
 
 
 @pytest.mark.slow
 def test_backtest_figures_reports_every_zone_the_market_and_the_cheapest_zone_baseline(traces_dir: Path) -> None:
-    figures = run_script("backtest_figures.py", traces_dir / "aws-v100")
+    figures = run_backtest_bench("backtest_figures.py", traces_dir / "aws-v100")
     text = json.dumps(figures)
     for zone in ("us-east-1a", "us-east-2b"):
         assert zone in text
@@ -42,22 +31,14 @@ def test_backtest_figures_reports_every_zone_the_market_and_the_cheapest_zone_ba
 
 @pytest.mark.slow
 def test_backtest_bounds_compares_the_online_policies_with_their_future_knowing_bounds(traces_dir: Path) -> None:
-    figures = run_script("backtest_bounds.py", traces_dir / "aws-v100")
+    figures = run_backtest_bench("backtest_bounds.py", traces_dir / "aws-v100")
     text = json.dumps(figures)
     for policy in ("deadline_aware", "da_lifetime_oracle", "up_lifetime_oracle", "lookahead_1h"):
         assert policy in text
 
 
 def test_run_predictability_reports_each_zone_s_correlations(traces_dir: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "run_predictability.py"), "--folder", str(traces_dir / "aws-v100"), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures: dict[str, dict[str, float]] = json.loads(done.stdout)
+    figures = run_script("run_predictability.py", "--folder", str(traces_dir / "aws-v100"), "--json")
     assert len(figures) == 6
     for zone in figures.values():
         assert zone["runs"] > 100

@@ -5,28 +5,15 @@ The real figures (20,000 offers, 200 jobs) are never timed here; this only prove
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from ._run import run_script
 
 
 def run_bench(script: str, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, str(BENCH / script), *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures: dict[str, Any] = json.loads(done.stdout)
-    return figures
+    return run_script(script, *args, "--json")
 
 
 @pytest.mark.parametrize("offers", [300])

@@ -27,6 +27,19 @@ DEPLOYMENT = "test"
 TICK_SECONDS = 60.0
 
 
+def job_spec(name: str, sim_work_hours: float, **extra: Any) -> dict[str, Any]:
+    """A job submission for the simulated market, whose container exits after ``sim_work_hours`` of running;
+    ``extra`` adds or overrides fields (``offer_filter`` among them)."""
+    spec: dict[str, Any] = {
+        "name": name,
+        "image": "img",
+        "max_price_per_gpu": 0.6,
+        "env": {"SIM_WORK_HOURS": f"{sim_work_hours:g}"},
+    }
+    spec.update(extra)
+    return spec
+
+
 @dataclass
 class World:
     """A simulator, an API client into it, a store, and the daemon under test."""

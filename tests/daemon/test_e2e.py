@@ -17,22 +17,14 @@ from vastbid.store.decisions import DecisionOutcome
 from vastbid.store.spend import SpendKind
 from vastbid.vast.port import CreateRequest
 
-from ._world import DEPLOYMENT, TICK_SECONDS, World
+from ._world import DEPLOYMENT, TICK_SECONDS, World, job_spec
 
 FILTER_4090 = "gpu_name=RTX_4090"
 FILTER_3090 = "gpu_name=RTX_3090"
 
 
 def spec(name: str, **extra: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "name": name,
-        "image": "img",
-        "offer_filter": FILTER_4090,
-        "max_price_per_gpu": 0.6,
-        "env": {"SIM_WORK_HOURS": "5"},
-    }
-    base.update(extra)
-    return base
+    return job_spec(name, 5, **{"offer_filter": FILTER_4090, **extra})
 
 
 def ours_for(world: World, job_id: int) -> list[Instance]:

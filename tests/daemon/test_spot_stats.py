@@ -16,7 +16,7 @@ from vastbid.strategies.deadline_aware import DeadlineAware
 from vastbid.strategies.registry import build_strategy
 from vastbid.vast.port import CreateRequest
 
-from ._world import TICK_SECONDS, World
+from ._world import TICK_SECONDS, World, job_spec
 
 FILTER = "gpu_name=RTX_4090"
 FILTER_3090 = "gpu_name=RTX_3090 num_gpus=1"
@@ -49,18 +49,9 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> list[StrategyContext]:
 
 
 def deadline_spec(world: World, name: str = "deadline", **extra: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "name": name,
-        "image": "img",
-        "offer_filter": FILTER,
-        "max_price_per_gpu": 0.6,
-        "env": {"SIM_WORK_HOURS": "3"},
-        "strategy": "deadline_aware",
-        "work_hours": 3.0,
-        "deadline": (world.now() + timedelta(hours=12)).isoformat(),
-    }
-    spec.update(extra)
-    return spec
+    deadline = (world.now() + timedelta(hours=12)).isoformat()
+    fields = {"offer_filter": FILTER, "strategy": "deadline_aware", "work_hours": 3.0, "deadline": deadline}
+    return job_spec(name, 3, **{**fields, **extra})
 
 
 def stats_of(ctx: StrategyContext) -> dict[int, dict[str, Any]]:
