@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
+from vastbid.backtest.replay import _spot_stats, _up_runs
 from vastbid.core.offers import Offer
 from vastbid.core.spot_runs import DEFAULT_RETENTION, PAST_RUNS_KEPT, SpotRuns, has_spot_capacity
 
@@ -164,3 +166,18 @@ def test_twenty_thousand_machines_stay_cheap_per_tick() -> None:
     assert result[0] == {"up_hours": pytest.approx(hours(5)), "past_up_hours": ()}  # up on every tick
     assert result[1] == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(1)),) * 3}  # up one tick in two
     assert worst < 1.0
+
+
+def test_with_the_tick_as_resolution_ages_and_lengths_are_the_backtest_replay_s() -> None:
+    pattern = "DUUUDDUUDUUUUUD..UUD"
+    runs = SpotRuns(TOLERANCE, resolution=TICK)
+    available = np.array([char == "U" for char in pattern])
+    intervals = _up_runs(available)
+    for tick, char in enumerate(pattern):
+        feed(runs, char, start=tick)
+        if char == ".":
+            continue  # the replay has no unobserved ticks
+        replayed = _spot_stats(intervals, available, tick, hours(1))
+        seen = stats(runs, at(tick))
+        assert seen["up_hours"] == pytest.approx(replayed["up_hours"])
+        assert seen["past_up_hours"] == pytest.approx(replayed["past_up_hours"])

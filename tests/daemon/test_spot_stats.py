@@ -77,12 +77,13 @@ def test_a_deadline_job_s_strategy_sees_spot_ages_of_its_candidates_and_the_stor
     for ctx in shown:
         stats = stats_of(ctx)
         assert {o.machine_id for o in ctx.offers} <= set(stats)
-    # A machine with spot capacity on every tick: its current run is as old as the ticks the daemon watched it.
+    # A machine with spot capacity on every tick: its current run is as old as the ticks the daemon watched it
+    # (four ticks seen up, each counted whole, as in the backtests).
     steady = [o.machine_id for o in spot_offers(shown[0].offers) if o.machine_id in last]
     assert steady
     ages = [last[m]["up_hours"] for m in steady]
-    assert max(ages) == pytest.approx(3 * TICK_SECONDS / 3600.0)
-    assert all(first[m]["up_hours"] == 0.0 for m in steady)
+    assert max(ages) == pytest.approx(4 * TICK_SECONDS / 3600.0)
+    assert all(first[m]["up_hours"] == pytest.approx(TICK_SECONDS / 3600.0) for m in steady)  # one tick seen
 
     stored = world.store.jobs.get(job.id)
     assert "spot_stats" not in stored.extra
@@ -107,8 +108,8 @@ def test_a_machine_rented_away_ended_its_run_when_last_seen(world: World, shown:
 
     assert all(o.machine_id != machine for o in shown[-1].offers)  # gone from the listing
     stats = daemon.spot_runs.stats_for([machine], world.now())[machine]
-    # Seen up on the first three ticks, then never again: the run lasted from the first to the third tick.
-    assert stats == {"up_hours": 0.0, "past_up_hours": (pytest.approx(2 * TICK_SECONDS / 3600.0),)}
+    # Seen up on the first three ticks, then never again: the run lasted those three ticks.
+    assert stats == {"up_hours": 0.0, "past_up_hours": (pytest.approx(3 * TICK_SECONDS / 3600.0),)}
 
 
 def test_jobs_without_a_deadline_get_no_spot_statistics(world: World, shown: list[StrategyContext]) -> None:

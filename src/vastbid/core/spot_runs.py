@@ -5,7 +5,9 @@ A machine *has spot capacity* on a tick when one of its offers was seen rentable
 ends on the first tick it is seen down (a machine seen, but without such an offer). A machine not seen at all
 (not in this tick's search, or the daemon not ticking) keeps its run open for ``tolerance``; unseen for longer, the
 run ended when it was last seen up. So a gap in observation never counts as capacity: neither a long run across
-the gap nor a made-up one.
+the gap nor a made-up one. With ``resolution`` set to the tick length (the daemon does), each tick seen up counts
+whole: a run seen up on k ticks is k ticks old, and k ticks long once over, exactly as the backtests measure runs
+in a trace.
 
 ``SpotRuns`` is a small mutable tracker owned by the daemon; its logic is pure ("now" is passed in, no I/O).
 ``stats_for`` gives, per machine id, what the deadline strategies read from ``job.extra["spot_stats"]``:
@@ -59,9 +61,17 @@ class SpotRuns:
     """Per machine, the open run of spot capacity and the lengths of past ones (see the module docstring)."""
 
     def __init__(
-        self, tolerance: timedelta, *, retention: timedelta = DEFAULT_RETENTION, kept: int = PAST_RUNS_KEPT
+        self,
+        tolerance: timedelta,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        kept: int = PAST_RUNS_KEPT,
+        resolution: timedelta = timedelta(0),
     ) -> None:
         self.tolerance = tolerance
+        self.resolution = resolution
+        """The length of a tick: a run seen up on k ticks is k ticks old (and k long once it ends), as in the
+        backtests; 0 counts from its first sighting instead."""
         self.retention = retention
         self.kept = max(kept, 1)
         self._machines: dict[int, _Machine] = {}
@@ -122,16 +132,16 @@ class SpotRuns:
             up_hours = 0.0
             if record.up_since is not None and record.last_up is not None:
                 if now - record.last_up > self.tolerance:
-                    past = (*past, _hours(record.last_up - record.up_since))[-self.kept :]
+                    past = (*past, _hours(record.last_up - record.up_since + self.resolution))[-self.kept :]
                 else:
-                    up_hours = _hours(now - record.up_since)
+                    up_hours = _hours(now - record.up_since + self.resolution)
             out[machine_id] = {"up_hours": up_hours, "past_up_hours": past}
         return out
 
     def _expire(self, record: _Machine, now: datetime) -> None:
         """End the open run at its last sighting when the machine went unseen for longer than the tolerance."""
         if record.last_up is not None and now - record.last_up > self.tolerance:
-            self._close(record, record.last_up)
+            self._close(record, record.last_up + self.resolution)
 
     def _close(self, record: _Machine, end: datetime) -> None:
         if record.up_since is not None:

@@ -112,7 +112,8 @@ class Daemon:
         self._tick_count = 0
         self._machines: dict[int, MachineRecord] | None = None
         self._retained_at: datetime | None = None
-        self.spot_runs = SpotRuns(tolerance=timedelta(seconds=SPOT_GAP_TICKS * config.tick_seconds))
+        tick = timedelta(seconds=config.tick_seconds)
+        self.spot_runs = SpotRuns(tolerance=SPOT_GAP_TICKS * tick, resolution=tick)
         self.last_success: datetime | None = None
 
     # --- the tick ------------------------------------------------------------------------------------------
