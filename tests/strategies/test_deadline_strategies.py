@@ -308,6 +308,14 @@ def test_lifetime_estimate_is_the_mean_or_a_quantile_of_what_past_runs_as_old_ha
     assert expected_remaining_lifetime(past, 1.0, min_samples=5) is None
 
 
+def test_lifetime_estimate_counts_the_runs_that_ended_at_exactly_the_current_age() -> None:
+    # ticks of 1/6 h: most runs lasted one tick; a run seen for one tick is as likely as they were to end now
+    tick = 1 / 6
+    past = [tick] * 8 + [tick * 20] * 2
+    assert expected_remaining_lifetime(past, tick, min_samples=5, quantile=0.5) == pytest.approx(0.0)
+    assert expected_remaining_lifetime(past, tick, min_samples=5) == pytest.approx(2 * 19 * tick / 10)
+
+
 def test_deadline_aware_prefers_the_spot_place_with_the_lower_price_per_useful_hour() -> None:
     # zone 2 is cheaper (0.9 vs 1.2) but expected to last 0.8 h, 0.5 h of which is restart overhead
     stats = {1: {"up_hours": 0.1, "past_up_hours": [5.1] * 10}, 2: {"up_hours": 0.1, "past_up_hours": [0.9] * 10}}

@@ -34,7 +34,7 @@ GCP H100 zones, which were not used to choose it.
 Lifetime estimates come from ``job.extra["spot_stats"]`` per machine id (what was observed before now: ``up_hours``,
 the age of the current run of capacity, and ``past_up_hours``, lengths of past runs; the daemon's ``SpotRuns``
 fills it, the backtests from the trace's past): the expected remaining lifetime is the mean (from idle) or the
-median (leaving on demand) of ``L - age`` over past runs longer than the current age. With no statistics the gates
+median (leaving on demand) of ``L - age`` over past runs that reached the current age. With no statistics the gates
 are open (plain UP). The bid is ``bid_margin`` over the minimum, within the cap.
 """
 
@@ -52,14 +52,16 @@ from vastbid.strategies.base import Choice, StrategyContext, StrategyParams
 SPOT_STATS_KEY = "spot_stats"
 RUNS_FOR_MEAN = 100
 """How many of the latest past runs the mean run length (for the idle reserve) is taken over."""
+_SAME_HOURS = 1e-9
+"""Run lengths and ages are whole ticks times a float tick length: closer than this, they are equal."""
 
 
 def expected_remaining_lifetime(
     past_up_hours: Sequence[float], age_hours: float, min_samples: int, quantile: float | None = None
 ) -> float | None:
-    """Mean (or the ``quantile``) of ``L - age`` over past runs longer than ``age``; ``None`` with fewer than
-    ``min_samples`` of them."""
-    longer = sorted(length - age_hours for length in past_up_hours if length > age_hours)
+    """Mean (or the ``quantile``) of ``L - age`` over the past runs that reached ``age`` (``L >= age``: the ones
+    that ended just then count, with 0 left); ``None`` with fewer than ``min_samples`` of them."""
+    longer = sorted(length - age_hours for length in past_up_hours if length >= age_hours - _SAME_HOURS)
     if len(longer) < min_samples:
         return None
     if quantile is not None:
