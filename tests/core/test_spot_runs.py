@@ -10,7 +10,7 @@ import pytest
 
 from vastbid.backtest.replay import _spot_stats, _up_runs
 from vastbid.core.offers import Offer
-from vastbid.core.spot_runs import DEFAULT_RETENTION, PAST_RUNS_KEPT, SpotRuns, has_spot_capacity
+from vastbid.core.spot_runs import DEFAULT_RETENTION, PAST_RUNS_KEPT, SpotRuns, SpotRunState, has_spot_capacity
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 TICK = timedelta(minutes=10)
@@ -181,3 +181,114 @@ def test_with_the_tick_as_resolution_ages_and_lengths_are_the_backtest_replay_s(
         seen = stats(runs, at(tick))
         assert seen["up_hours"] == pytest.approx(replayed["up_hours"])
         assert seen["past_up_hours"] == pytest.approx(replayed["past_up_hours"])
+
+
+# --- snapshot and restore (a daemon restart) ---------------------------------------------------------------------
+
+PATTERNS = {1: "UUDUUUD..UUUU", 2: "DDDUUUUUUUUUU", 3: "UU....U.UUDDU", 4: "UUUUUUUUUU...", 5: "D.D.D.D.D.D.D"}
+"""Five machines' ticks (``feed`` notation), all fed in step."""
+
+
+def feed_all(runs: SpotRuns, start: int, end: int) -> None:
+    for tick in range(start, end):
+        chars = {machine: pattern[tick] for machine, pattern in PATTERNS.items()}
+        up = {m for m, c in chars.items() if c == "U"}
+        runs.observe(at(tick), up, {m for m, c in chars.items() if c != "."})
+
+
+def restarted(runs: SpotRuns, *, reverse: bool = False) -> SpotRuns:
+    """A new tracker with the same settings, restored from ``runs``'s snapshot (in reverse order if asked)."""
+    states = runs.snapshot()
+    fresh = SpotRuns(runs.tolerance, retention=runs.retention, kept=runs.kept, resolution=runs.resolution)
+    fresh.restore(list(reversed(states)) if reverse else states)
+    return fresh
+
+
+def test_a_restored_tracker_goes_on_exactly_as_if_it_had_never_stopped() -> None:
+    length = len(PATTERNS[1])
+    for cut in range(1, length):
+        never_stopped = SpotRuns(TOLERANCE, resolution=TICK)
+        feed_all(never_stopped, 0, length)
+        before = SpotRuns(TOLERANCE, resolution=TICK)
+        feed_all(before, 0, cut)
+        after = restarted(before, reverse=True)
+        assert set(after.snapshot()) == set(before.snapshot())
+        feed_all(after, cut, length)
+        assert set(after.snapshot()) == set(never_stopped.snapshot())
+        now = at(length + 0.5)
+        assert after.stats_for(PATTERNS, now) == never_stopped.stats_for(PATTERNS, now)
+
+
+def test_a_snapshot_holds_each_machine_s_open_run_and_past_lengths_and_is_a_copy() -> None:
+    runs = SpotRuns(TOLERANCE, resolution=TICK)
+    feed(runs, "UUDUU", machine=7)
+    feed(runs, "DD", machine=8, start=5)
+    states = runs.snapshot()
+    assert states == [
+        SpotRunState(machine_id=7, last_seen=at(4), up_since=at(3), last_up=at(4), past_up_hours=(hours(2),)),
+        SpotRunState(machine_id=8, last_seen=at(6)),
+    ]
+    feed(runs, "D", machine=7, start=7)
+    assert states[0].past_up_hours == (hours(2),)  # later observations do not reach a taken snapshot
+    assert SpotRuns(TOLERANCE).snapshot() == []
+
+
+def test_after_a_restart_past_the_tolerance_the_open_run_ended_at_its_last_sighting() -> None:
+    before = SpotRuns(TOLERANCE, resolution=TICK)
+    feed(before, "UUU")
+    after = restarted(before)
+    # The daemon was down for ten hours: asked, or seeing the machine up again, the run ended after tick 2.
+    back = 2 + 60
+    assert stats(after, at(back)) == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(3)),)}
+    feed(after, "U", start=back)
+    assert stats(after, at(back)) == {"up_hours": pytest.approx(hours(1)), "past_up_hours": (pytest.approx(hours(3)),)}
+
+
+def test_after_a_short_restart_the_open_run_goes_on() -> None:
+    before = SpotRuns(TOLERANCE, resolution=TICK)
+    feed(before, "UUU")
+    after = restarted(before)
+    feed(after, "UD", start=4)  # back within the tolerance
+    assert stats(after, at(5)) == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(5)),)}
+
+
+def test_an_observation_older_than_the_snapshot_is_ignored_after_a_restore() -> None:
+    before = tracker()
+    feed(before, "UUU")
+    after = restarted(before)
+    after.observe(at(1), set(), {1})  # the clock stepped back across the restart
+    after.observe(at(2), set(), {1})
+    assert stats(after, at(2)) == {"up_hours": pytest.approx(hours(2)), "past_up_hours": ()}
+    assert restarted(tracker()).snapshot() == []  # an empty snapshot: the first observation counts
+    empty = restarted(tracker())
+    feed(empty, "U", start=0)
+    assert len(empty) == 1
+
+
+def test_restored_machines_are_forgotten_after_the_retention_whatever_order_they_were_given_in() -> None:
+    runs = tracker(retention=timedelta(days=1))
+    day = int(timedelta(days=1) / TICK)
+    runs.observe(at(0), {1}, {1})
+    runs.observe(at(10), {2}, {2})
+    runs.observe(at(20), {3}, {3})
+    after = restarted(runs, reverse=True)
+    after.observe(at(day + 5), {4}, {4})  # machine 1 unseen for longer than a day, 2 and 3 not
+    assert sorted(s.machine_id for s in after.snapshot()) == [2, 3, 4]
+    after.observe(at(day + 25), set(), {4})
+    assert [s.machine_id for s in after.snapshot()] == [4]
+
+
+def test_a_restore_keeps_the_tracker_s_settings_and_drops_what_cannot_be_measured() -> None:
+    runs = SpotRuns(TOLERANCE, kept=3)
+    runs.restore(
+        [
+            SpotRunState(machine_id=1, last_seen=at(5), past_up_hours=(1.0, 2.0, 3.0, 4.0, 5.0)),
+            SpotRunState(machine_id=2, last_seen=at(5), up_since=at(1), last_up=None),  # half an open run
+        ]
+    )
+    assert runs.stats_for([1, 2], at(5)) == {
+        1: {"up_hours": 0.0, "past_up_hours": (3.0, 4.0, 5.0)},
+        2: {"up_hours": 0.0, "past_up_hours": ()},
+    }
+    runs.restore([])
+    assert len(runs) == 0

@@ -14,6 +14,10 @@ in a trace.
 ``{"up_hours": age of the current run (0 when none), "past_up_hours": lengths of past completed runs in hours,
 oldest first, at most ``PAST_RUNS_KEPT`` (a tuple)}``.
 
+``snapshot()`` gives the whole state as ``SpotRunState`` values (one per machine) and ``restore(states)`` puts it
+back, so the daemon can save it and pick up after a restart as if it had never stopped: a machine unseen past the
+tolerance since (the daemon was down) has its open run ended at its last sighting, as for any gap.
+
 Cost: ``observe`` touches only the machines seen on the tick (plus the ones forgotten), ``stats_for`` only the
 machines asked for; nothing walks the history. Memory: at most ``PAST_RUNS_KEPT`` lengths per machine, and a
 machine unseen for more than ``retention`` is forgotten.
@@ -51,6 +55,20 @@ class _Machine:
     last_up: datetime | None = None
     """Last tick the open run was seen up."""
     past: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SpotRunState:
+    """One machine as ``SpotRuns`` remembers it: what ``snapshot`` gives and ``restore`` takes."""
+
+    machine_id: int
+    last_seen: datetime
+    up_since: datetime | None = None
+    """Start of the open run, or ``None``."""
+    last_up: datetime | None = None
+    """Last tick the open run was seen up (``None`` when there is no open run)."""
+    past_up_hours: tuple[float, ...] = ()
+    """Lengths of past runs in hours, oldest first."""
 
 
 def _hours(delta: timedelta) -> float:
@@ -137,6 +155,39 @@ class SpotRuns:
                     up_hours = _hours(now - record.up_since + self.resolution)
             out[machine_id] = {"up_hours": up_hours, "past_up_hours": past}
         return out
+
+    def snapshot(self) -> list[SpotRunState]:
+        """Every remembered machine's state, least recently seen first (for ``restore`` after a restart)."""
+        return [
+            SpotRunState(
+                machine_id=machine_id,
+                last_seen=record.last_seen,
+                up_since=record.up_since,
+                last_up=record.last_up,
+                past_up_hours=record.past,
+            )
+            for machine_id, record in self._machines.items()
+        ]
+
+    def restore(self, states: Iterable[SpotRunState]) -> None:
+        """Replace what is remembered by ``states`` (a ``snapshot``, in any order), keeping this tracker's settings.
+
+        The last observation is taken as the latest ``last_seen``: an observation not later is ignored, as before
+        the snapshot. An open run missing either end is dropped (it cannot be measured); at most ``kept`` past
+        lengths are kept. A machine given twice keeps its last state.
+        """
+        latest: dict[int, SpotRunState] = {state.machine_id: state for state in states}
+        machines: dict[int, _Machine] = {}
+        for state in sorted(latest.values(), key=lambda s: s.last_seen):
+            is_open = state.up_since is not None and state.last_up is not None
+            machines[state.machine_id] = _Machine(
+                last_seen=state.last_seen,
+                up_since=state.up_since if is_open else None,
+                last_up=state.last_up if is_open else None,
+                past=tuple(state.past_up_hours)[-self.kept :],
+            )
+        self._machines = machines
+        self._last = max((record.last_seen for record in machines.values()), default=None)
 
     def _expire(self, record: _Machine, now: datetime) -> None:
         """End the open run at its last sighting when the machine went unseen for longer than the tolerance."""
