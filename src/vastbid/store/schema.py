@@ -150,3 +150,15 @@ class MarketSampleRow(Base):
     reliability: Mapped[float] = mapped_column(Float)
     dlperf: Mapped[float] = mapped_column(Float)
     geolocation: Mapped[str] = mapped_column(String(128))
+
+
+class SpotRunRow(Base):
+    """One machine's runs of spot capacity as the daemon last saved them (``core.spot_runs.SpotRunState``)."""
+
+    __tablename__ = "spot_runs"
+
+    machine_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    up_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_up: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    past_up_hours: Mapped[list[Any]] = mapped_column(JSON, default=list)

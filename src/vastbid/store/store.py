@@ -23,6 +23,7 @@ from vastbid.store.samples import SampleRepository
 from vastbid.store.schema import DecisionRow, MarketSampleRow, TickRow
 from vastbid.store.session import Clock, describe_db_error, transaction, utc_now
 from vastbid.store.spend import SpendRepository
+from vastbid.store.spot_runs import SpotRunRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class Store:
         self.ticks = TickRepository(self._sessions, clock)
         self.spend = SpendRepository(self._sessions)
         self.samples = SampleRepository(self._sessions)
+        self.spot_runs = SpotRunRepository(self._sessions)
 
     @property
     def url(self) -> str:

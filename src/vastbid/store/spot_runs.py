@@ -1,0 +1,60 @@
+"""The daemon's spot runs (``core.spot_runs.SpotRuns``), saved whole so a restart picks up where it left off.
+
+``replace_all`` swaps the stored snapshot for a new one in one transaction (all the old rows or all the new, never
+a mix or nothing: a failed save leaves the previous snapshot as it was); ``load`` gives it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from vastbid.core.spot_runs import SpotRunState
+from vastbid.store.schema import Base, SpotRunRow
+from vastbid.store.session import transaction
+
+_TABLE = Base.metadata.tables[SpotRunRow.__tablename__]
+
+
+class SpotRunRepository:
+    """The saved snapshot of the daemon's spot runs, one row per machine."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def replace_all(self, states: Sequence[SpotRunState]) -> int:
+        """Store ``states`` in place of the previous snapshot (one transaction, bulk insert); returns the rows."""
+        rows = [
+            {
+                "machine_id": state.machine_id,
+                "last_seen": state.last_seen,
+                "up_since": state.up_since,
+                "last_up": state.last_up,
+                "past_up_hours": [float(hours) for hours in state.past_up_hours],
+            }
+            for state in states
+        ]
+        with transaction(self._sessions) as session:
+            session.execute(delete(SpotRunRow))
+            if rows:
+                # The table's Core insert: one executemany (the ORM's bulk path emits a statement per row here).
+                session.execute(insert(_TABLE), rows)
+        return len(rows)
+
+    def load(self) -> list[SpotRunState]:
+        """The saved snapshot, least recently seen first (empty when none was saved)."""
+        query = select(SpotRunRow).order_by(SpotRunRow.last_seen, SpotRunRow.machine_id)
+        with transaction(self._sessions) as session:
+            rows = list(session.scalars(query))
+        return [
+            SpotRunState(
+                machine_id=row.machine_id,
+                last_seen=row.last_seen,
+                up_since=row.up_since,
+                last_up=row.last_up,
+                past_up_hours=tuple(float(hours) for hours in row.past_up_hours),
+            )
+            for row in rows
+        ]
