@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from vastbid.core.choice import Choice, StrategyContext
 from vastbid.core.offers import Offer
-from vastbid.core.spot_runs import has_spot_capacity
+from vastbid.core.spot_runs import SpotRunState, has_spot_capacity
 from vastbid.daemon import tick as tick_module
+from vastbid.errors import StoreError
 from vastbid.strategies.deadline_aware import DeadlineAware
 from vastbid.strategies.registry import build_strategy
 from vastbid.vast.port import CreateRequest
@@ -125,3 +127,90 @@ def test_statistics_the_job_already_carries_are_left_as_they_are(world: World, s
     world.store.jobs.update(job.id, extra={"spot_stats": given})
     world.run(world.daemon(), 2)
     assert all(ctx.job.extra["spot_stats"] == given for ctx in shown)
+
+
+# --- across a restart ----------------------------------------------------------------------------------------------
+
+SAVE_TICKS = int(tick_module.SPOT_RUNS_SAVE_EVERY / timedelta(seconds=TICK_SECONDS))
+"""Ticks after a start until the spot runs are first saved."""
+
+
+def test_a_restarted_daemon_shows_deadline_strategies_the_runs_the_first_one_learned(
+    world: World, shown: list[StrategyContext]
+) -> None:
+    world.store.jobs.submit(deadline_spec(world, offer_filter=FILTER_3090))
+    first = world.daemon()
+    world.run(first, 3)
+    ours = {i.machine_id for i in world.ours()}
+    machine = next(o.machine_id for o in spot_offers(shown[-1].offers) if o.machine_id not in ours)
+    rival = world.other_client()
+    listed = [
+        o for o in rival.search_offers("gpu_name=RTX_3090", limit=200, order="dph_total") if o.machine_id == machine
+    ]
+    whole = max(listed, key=lambda o: o.num_gpus)
+    rented = rival.create_instance(whole.id, CreateRequest(image="rival", disk_gb=10, label="rival"))
+    world.run(first, 5)  # the machine gone past the tolerance: its three-tick run is over
+    rival.destroy_instance(rented.instance_id)
+    world.run(first, SAVE_TICKS + 1 - 8)  # back up, until the first save at the end of the last tick
+    learned = first.spot_runs.snapshot()
+    assert learned and learned[-1].last_seen == world.now() - timedelta(seconds=TICK_SECONDS)
+    expected = first.spot_runs.stats_for([s.machine_id for s in learned], world.now())
+    assert expected[machine]["past_up_hours"] == (pytest.approx(3 * TICK_SECONDS / 3600.0),)
+
+    restarted = world.daemon()  # a new process over the same database
+    world.run(restarted, 1)
+
+    after = stats_of(shown[-1])
+    assert after and set(after) <= set(expected)
+    assert after == {m: expected[m] for m in after}  # ages and past runs as if the daemon had never stopped
+    assert after[machine]["past_up_hours"] == (pytest.approx(3 * TICK_SECONDS / 3600.0),)
+
+
+def test_a_failed_save_is_logged_the_tick_carries_on_and_the_next_tick_saves(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.store.jobs.submit(deadline_spec(world))
+    daemon = world.daemon()
+
+    def broken(_states: object) -> int:
+        raise StoreError("database error: OperationalError: disk I/O error")
+
+    monkeypatch.setattr(world.store.spot_runs, "replace_all", broken)
+    with capture_logs() as logs:
+        results = world.run(daemon, SAVE_TICKS + 2)
+    assert all(result.ok for result in results)
+    failures = [entry for entry in logs if entry["event"] == "spot_runs_save_failed"]
+    assert len(failures) == 2  # tried at the end of each tick once due
+    assert failures[0]["error_class"] == "StoreError"
+    assert world.store.spot_runs.load() == []
+
+    monkeypatch.undo()
+    assert world.run(daemon, 1)[0].ok
+    assert set(world.store.spot_runs.load()) == set(daemon.spot_runs.snapshot())
+    assert len(daemon.spot_runs) > 0
+
+
+def test_nothing_is_saved_over_the_stored_runs_until_they_could_be_loaded(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = SpotRunState(machine_id=999_999, last_seen=world.now(), past_up_hours=(5.0, 7.0))
+    world.store.spot_runs.replace_all([kept])
+    world.store.jobs.submit(deadline_spec(world))
+    daemon = world.daemon()
+
+    def broken() -> list[SpotRunState]:
+        raise StoreError("database error: OperationalError: database is locked")
+
+    monkeypatch.setattr(world.store.spot_runs, "load", broken)
+    with capture_logs() as logs:
+        results = world.run(daemon, SAVE_TICKS + 2)
+    assert all(result.ok for result in results)
+    assert any(e["event"] == "spot_runs_load_failed" and e["error_class"] == "StoreError" for e in logs)
+    monkeypatch.undo()
+    assert world.store.spot_runs.load() == [kept]  # never replaced by what the daemon saw without it
+
+    world.run(daemon, SAVE_TICKS + 1)  # loaded on the next tick, saved a save period later
+    assert daemon.spot_runs.stats_for([999_999], world.now())[999_999]["past_up_hours"] == (5.0, 7.0)
+    saved = {s.machine_id: s for s in world.store.spot_runs.load()}
+    assert saved[999_999] == kept
+    assert len(saved) > 1

@@ -7,7 +7,11 @@ the market (a failed search, an incomplete listing) acts on nothing.
 Each tick that saw the market also feeds ``SpotRuns`` (how long each machine's interruptible capacity lasts); jobs
 with a deadline are handed to ``decide()`` as copies whose ``extra["spot_stats"]`` carries those statistics for
 the machines of their candidate offers. The copies go to the strategies only: the executor and the store work on
-the jobs as read from the database, so the statistics are never stored.
+the jobs as read from the database, so the statistics are never stored with a job. The tracker itself is saved
+in the database (``store.spot_runs``) every ``SPOT_RUNS_SAVE_EVERY`` at the end of a successful tick and restored
+on the first tick after a start, so a restart keeps what was learned. A failed load is retried on the next tick
+and nothing is saved until one has succeeded (an empty tracker never overwrites the stored one); a failed save is
+logged and the tick carries on (the previous snapshot stays whole).
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ RETENTION_EVERY = timedelta(days=1)
 """How often old decisions and samples are purged."""
 SPOT_GAP_TICKS = 3
 """A machine unseen for more than this many tick lengths has its run of spot capacity ended at its last sighting."""
+SPOT_RUNS_SAVE_EVERY = timedelta(minutes=15)
+"""How often (on the daemon's clock) the spot runs are saved in the database."""
 _RENTALS = frozenset({"place_bid", "rent_on_demand"})
 
 
@@ -114,6 +120,8 @@ class Daemon:
         self._retained_at: datetime | None = None
         tick = timedelta(seconds=config.tick_seconds)
         self.spot_runs = SpotRuns(tolerance=SPOT_GAP_TICKS * tick, resolution=tick)
+        self._spot_runs_loaded = False
+        self._spot_runs_saved_at: datetime | None = None
         self.last_success: datetime | None = None
 
     # --- the tick ------------------------------------------------------------------------------------------
@@ -149,6 +157,7 @@ class Daemon:
         jobs_before = self.store.jobs.active()
         filters = {job.spec.offer_filter for job in jobs_before}
         seen = observe(self.api, filters, now)
+        self._load_spot_runs(now)
         self.spot_runs.observe_offers(now, seen.scanned)
         recon = reconcile(
             self.store,
@@ -184,10 +193,45 @@ class Daemon:
         }
         self.store.ticks.finish(tick_id, ok=True, counts=counts)
         self.last_success = now
+        if self._spot_runs_saved_at is not None and now - self._spot_runs_saved_at >= SPOT_RUNS_SAVE_EVERY:
+            self.save_spot_runs(now)
         self._retain(now)
         self._export(seen.scanned, recon, plan, report, added, snapshot, actions)
         log.info("tick_done", **counts, binding_cap=plan.binding_cap)
         return TickResult(tick_id=tick_id, ok=True, actions=len(actions), plan=plan)
+
+    # --- spot runs across restarts ------------------------------------------------------------------------
+
+    def _load_spot_runs(self, now: datetime) -> None:
+        """Once, restore the saved spot runs; a failure is logged and retried on the next tick."""
+        if self._spot_runs_loaded:
+            return
+        try:
+            states = self.store.spot_runs.load()
+        except Exception as exc:  # never fails the tick: the next one tries again
+            log.warning("spot_runs_load_failed", error=str(exc), error_class=type(exc).__name__)
+            return
+        self.spot_runs.restore(states)
+        self._spot_runs_loaded = True
+        self._spot_runs_saved_at = now
+        log.info("spot_runs_restored", machines=len(self.spot_runs))
+
+    def save_spot_runs(self, now: datetime | None = None) -> bool:
+        """Save the spot runs in the database now; whether it worked (a failure is logged, never raised).
+
+        Nothing is saved before the stored snapshot has been loaded, so it is never replaced by a blank one.
+        """
+        if not self._spot_runs_loaded:
+            return False
+        at = now if now is not None else self.clock.now()
+        try:
+            saved = self.store.spot_runs.replace_all(self.spot_runs.snapshot())
+        except Exception as exc:  # a failed save must not fail the tick; the previous snapshot stays whole
+            log.warning("spot_runs_save_failed", error=str(exc), error_class=type(exc).__name__)
+            return False
+        self._spot_runs_saved_at = at
+        log.info("spot_runs_saved", machines=saved)
+        return True
 
     # --- helpers -------------------------------------------------------------------------------------------
 
