@@ -1,4 +1,5 @@
-"""``run_forever`` in a real process: SIGTERM lets the tick in flight finish and the process exits 0."""
+"""``run_forever`` in a real process: SIGTERM lets the tick in flight finish, saves what the daemon learned of the
+market and the process exits 0."""
 
 from __future__ import annotations
 
@@ -49,4 +50,6 @@ def test_sigterm_stops_the_loop_with_exit_code_zero(tmp_path: Path) -> None:
     last = store.ticks.last()
     assert last is not None
     assert last.finished_at is not None, "the tick in flight was cut off"
+    # seconds of ticking, well under the 15-minute periodic save: only the stop saved the spot runs
+    assert store.spot_runs.load(), "the spot-run statistics were not saved on stop"
     store.close()

@@ -2,8 +2,8 @@
 
 ``run_forever`` ticks at once, then every ``tick_seconds`` (with jitter); a tick still running when the next is
 due is not doubled (``max_instances=1``) and missed runs collapse into one (``coalesce``). SIGTERM and SIGINT
-let the tick in flight finish, tell systemd ``STOPPING=1`` and return 0; instances are left as they are (the next
-start reconciles them). Each finished tick pets the systemd watchdog.
+let the tick in flight finish, tell systemd ``STOPPING=1``, save the spot-run statistics and return 0; instances
+are left as they are (the next start reconciles them). Each finished tick pets the systemd watchdog.
 """
 
 from __future__ import annotations
@@ -64,5 +64,6 @@ def run_forever(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    daemon.save_spot_runs()  # what was learned since the last periodic save (never raises)
     log.info("stopped")
     return 0

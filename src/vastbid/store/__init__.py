@@ -1,7 +1,7 @@
 """Persistence: SQLAlchemy tables, repositories and Alembic migrations.
 
 ``open_store(url)`` gives a ``Store`` (``store.jobs``, ``.instances``, ``.decisions``, ``.ticks``, ``.spend``,
-``.samples``); ``upgrade(url)`` migrates a database to the packaged head.
+``.samples``, ``.spot_runs``); ``upgrade(url)`` migrates a database to the packaged head.
 """
 
 from vastbid.store.decisions import DecisionOutcome, DecisionRecord, TickRecord
