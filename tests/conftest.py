@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from vastbid.obs.logging import HANDLER_NAME
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -37,6 +40,16 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     if not _is_local(address):
         raise RuntimeError(f"tests may not reach the network: connect to {address!r}")
     return _real_connect_ex(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_log_handler_left_behind() -> Iterator[None]:
+    """Remove the root handler a test's ``configure_logging`` installed: its stream (a CLI runner's) is closed once
+    the test ends, and later tests' log lines would hit it."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from vastbid.core.choice import Choice, StrategyContext
@@ -166,8 +167,20 @@ def test_a_restarted_daemon_shows_deadline_strategies_the_runs_the_first_one_lea
     assert after[machine]["past_up_hours"] == (pytest.approx(3 * TICK_SECONDS / 3600.0),)
 
 
+@pytest.fixture
+def tick_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """What the tick module logs during the test.
+
+    The module's logger may already be cached by an earlier test that configured logging (structlog's
+    ``cache_logger_on_first_use``), which ``capture_logs`` alone cannot see past: a fresh one is put in its place.
+    """
+    with capture_logs() as logs:
+        monkeypatch.setattr(tick_module, "log", structlog.get_logger("vastbid.tick"))
+        yield logs
+
+
 def test_a_failed_save_is_logged_the_tick_carries_on_and_the_next_tick_saves(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, tick_logs: list[dict[str, Any]]
 ) -> None:
     world.store.jobs.submit(deadline_spec(world))
     daemon = world.daemon()
@@ -176,10 +189,9 @@ def test_a_failed_save_is_logged_the_tick_carries_on_and_the_next_tick_saves(
         raise StoreError("database error: OperationalError: disk I/O error")
 
     monkeypatch.setattr(world.store.spot_runs, "replace_all", broken)
-    with capture_logs() as logs:
-        results = world.run(daemon, SAVE_TICKS + 2)
+    results = world.run(daemon, SAVE_TICKS + 2)
     assert all(result.ok for result in results)
-    failures = [entry for entry in logs if entry["event"] == "spot_runs_save_failed"]
+    failures = [entry for entry in tick_logs if entry["event"] == "spot_runs_save_failed"]
     assert len(failures) == 2  # tried at the end of each tick once due
     assert failures[0]["error_class"] == "StoreError"
     assert world.store.spot_runs.load() == []
@@ -191,7 +203,7 @@ def test_a_failed_save_is_logged_the_tick_carries_on_and_the_next_tick_saves(
 
 
 def test_nothing_is_saved_over_the_stored_runs_until_they_could_be_loaded(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, tick_logs: list[dict[str, Any]]
 ) -> None:
     kept = SpotRunState(machine_id=999_999, last_seen=world.now(), past_up_hours=(5.0, 7.0))
     world.store.spot_runs.replace_all([kept])
@@ -202,10 +214,9 @@ def test_nothing_is_saved_over_the_stored_runs_until_they_could_be_loaded(
         raise StoreError("database error: OperationalError: database is locked")
 
     monkeypatch.setattr(world.store.spot_runs, "load", broken)
-    with capture_logs() as logs:
-        results = world.run(daemon, SAVE_TICKS + 2)
+    results = world.run(daemon, SAVE_TICKS + 2)
     assert all(result.ok for result in results)
-    assert any(e["event"] == "spot_runs_load_failed" and e["error_class"] == "StoreError" for e in logs)
+    assert any(e["event"] == "spot_runs_load_failed" and e["error_class"] == "StoreError" for e in tick_logs)
     monkeypatch.undo()
     assert world.store.spot_runs.load() == [kept]  # never replaced by what the daemon saw without it
 

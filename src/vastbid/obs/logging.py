@@ -37,7 +37,8 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-_HANDLER_NAME = "vastbid"
+HANDLER_NAME = "vastbid"
+"""The name of the root handler ``configure_logging`` installs (replaced, never doubled, on each call)."""
 
 
 class _SecretRegistry:
@@ -165,11 +166,11 @@ def configure_logging(
         ],
     )
     handler = logging.StreamHandler(out)
-    handler.set_name(_HANDLER_NAME)
+    handler.set_name(HANDLER_NAME)
     handler.setFormatter(formatter)
 
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(_level_number(level))
