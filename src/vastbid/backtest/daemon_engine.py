@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ import httpx
 import numpy as np
 from sqlalchemy import select
 
-from vastbid.backtest.experiment import ExperimentResult, Run, make_sample, sample_starts
+from vastbid.backtest.experiment import ExperimentResult, run_experiment
 from vastbid.backtest.model import JobShape
 from vastbid.backtest.replay import (
     IDLE,
@@ -137,21 +138,15 @@ def run_daemon_experiment(
     progress: Callable[[int], None] | None = None,
 ) -> ExperimentResult:
     """``experiment.run_experiment`` with the daemon engine: same seeded windows, same oracle samples."""
-    names = [s.name for s in strategies]
-    if len(set(names)) != len(names):
-        raise BacktestError(f"a strategy is named twice: {', '.join(names)}")
-    if not shape.feasible:
-        raise BacktestError("the deadline is infeasible: on demand from the start cannot meet it")
-    result = ExperimentResult(traces=traces, shape=shape, samples=[], runs={n: [] for n in names})
-    for start in sample_starts(traces, shape, starts, seed):
-        sample = make_sample(traces, shape, start)
-        result.samples.append(sample)
-        for strategy in strategies:
-            run = run_daemon_backtest(strategy, traces, shape, start, seed=seed)
-            result.runs[strategy.name].append(Run(sample=sample, result=run))
-        if progress is not None:
-            progress(1)
-    return result
+    return run_experiment(
+        traces,
+        shape,
+        strategies,
+        starts=starts,
+        seed=seed,
+        progress=progress,
+        engine=partial(run_daemon_backtest, seed=seed),
+    )
 
 
 # --- one window ----------------------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ from vastbid.backtest.traces import TraceSet
 from vastbid.errors import BacktestError
 from vastbid.strategies.base import Strategy
 
+Engine = Callable[[Strategy, TraceSet, JobShape, int], RunResult]
+"""Runs one strategy over the window at a start tick: ``replay``, or the daemon engine."""
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -145,8 +148,10 @@ def run_experiment(
     starts: int,
     seed: int,
     progress: Callable[[int], None] | None = None,
+    engine: Engine = replay,
 ) -> ExperimentResult:
-    """Replay every strategy on ``starts`` seeded windows; ``progress(n)`` is called after each window."""
+    """Run every strategy on ``starts`` seeded windows with ``engine`` (the fast replay unless told otherwise);
+    ``progress(n)`` is called after each window."""
     if not shape.feasible:
         raise BacktestError(
             f"the deadline is infeasible: {shape.work_hours:.3f} h of work plus {shape.overhead_hours:.3f} h of "
@@ -160,7 +165,7 @@ def run_experiment(
         sample = make_sample(traces, shape, start)
         result.samples.append(sample)
         for strategy in strategies:
-            result.runs[strategy.name].append(Run(sample=sample, result=replay(strategy, traces, shape, start)))
+            result.runs[strategy.name].append(Run(sample=sample, result=engine(strategy, traces, shape, start)))
         if progress is not None:
             progress(1)
     return result
