@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
-from vastbid.obs.logging import HANDLER_NAME
+from vastbid.obs.logging import forget_secrets
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -43,13 +44,18 @@ def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _no_log_handler_left_behind() -> Iterator[None]:
-    """Remove the root handler a test's ``configure_logging`` installed: its stream (a CLI runner's) is closed once
-    the test ends, and later tests' log lines would hit it."""
-    yield
+def _fresh_logging() -> Iterator[None]:
+    """Undo what a test's ``configure_logging`` or ``redact`` did: the root handlers and level, structlog's
+    configuration and the secrets to mask. A handler left behind writes to a stream (a CLI runner's) that is closed
+    once its test ends, and later tests' log lines would hit it."""
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+    handlers, level = list(root.handlers), root.level
+    yield
+    forget_secrets()
+    structlog.reset_defaults()
+    for handler in [h for h in root.handlers if h not in handlers]:
         root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

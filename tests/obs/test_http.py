@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from pydantic import SecretStr
 
@@ -26,7 +24,7 @@ from vastbid.daemon.clock import EpochClock
 from vastbid.daemon.service import DaemonService
 from vastbid.daemon.tick import Daemon, DaemonConfig
 from vastbid.obs.http import HttpApp, HttpServer
-from vastbid.obs.logging import configure_logging, forget_secrets
+from vastbid.obs.logging import configure_logging
 from vastbid.obs.metrics import Metrics
 from vastbid.sim import ManualClock, SimConfig, Simulator
 from vastbid.store import Store, open_store
@@ -295,18 +293,11 @@ def test_readyz_follows_the_last_successful_tick_and_the_database(served: Served
 
 
 @pytest.fixture
-def captured_logs() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+def captured_logs() -> io.StringIO:
+    """Everything logged during the test, as JSON lines (the conftest restores logging afterwards)."""
     stream = io.StringIO()
     configure_logging(stream=stream, level="debug", fmt="json")
-    yield stream
-    forget_secrets()
-    structlog.reset_defaults()
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
+    return stream
 
 
 def test_the_token_never_reaches_a_log_line(served: Served, captured_logs: io.StringIO) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 
 from vastbid.errors import ConfigError
-from vastbid.obs.logging import bind_tick, configure_logging, forget_secrets, get_logger, mask, redact
+from vastbid.obs.logging import bind_tick, configure_logging, get_logger, mask, redact
 
 API_KEY = "b2f1c9e0a7d4secretkey"
 TOKEN = "lc/tok+en=42"  # characters that URL encoding changes
@@ -23,19 +21,6 @@ TOKEN = "lc/tok+en=42"  # characters that URL encoding changes
 class TtyStream(io.StringIO):
     def isatty(self) -> bool:
         return True
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    forget_secrets()
-    structlog.reset_defaults()
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
 
 
 @pytest.fixture

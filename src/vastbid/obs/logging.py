@@ -37,8 +37,7 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
-HANDLER_NAME = "vastbid"
-"""The name of the root handler ``configure_logging`` installs (replaced, never doubled, on each call)."""
+_HANDLER_NAME = "vastbid"
 
 
 class _SecretRegistry:
@@ -166,11 +165,11 @@ def configure_logging(
         ],
     )
     handler = logging.StreamHandler(out)
-    handler.set_name(HANDLER_NAME)
+    handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
 
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(_level_number(level))
