@@ -36,7 +36,7 @@ from vastbid.core.offers import Offer, RentalType
 from vastbid.core.plan import Plan
 from vastbid.core.policy import DecidePolicy, strategy_key
 from vastbid.core.snapshot import MarketSnapshot
-from vastbid.core.spot_runs import SPOT_STATS_KEY, SpotRuns
+from vastbid.core.spot_runs import SPOT_STATS_KEY, SpotRuns, SpotStats
 from vastbid.daemon.accrue import accrue
 from vastbid.daemon.clock import Clock
 from vastbid.daemon.executor import Checkpoint, ExecutionReport, Executor, PlannedRow
@@ -172,7 +172,7 @@ class Daemon:
         # Final jobs still holding an instance are given to decide() so it destroys the instance.
         jobs = [j for j in all_jobs.values() if not j.state.is_final or j.instance_id is not None]
         snapshot = self._snapshot(seen.offers, recon, seen.account.balance, now)
-        views = [self._with_spot_stats(job, seen.offers, now) for job in jobs]
+        views = self._with_spot_stats(jobs, seen.offers, now)
         plan = decide(snapshot, views, self.config.budget, self._strategies_for(jobs), now, self._policy())
         actions: list[Action] = [*recon.destroy, *plan.actions]
         rows = self._rows(tick_id, now, actions, plan, recon.events)
@@ -259,17 +259,25 @@ class Daemon:
                 log.warning("strategy_unavailable", job_id=job.id, strategy=name, error=str(exc))
         return self._strategies
 
-    def _with_spot_stats(self, job: Job, offers: Mapping[str, Sequence[Offer]], now: datetime) -> Job:
-        """For a deadline job, a copy whose ``extra`` carries the spot statistics of its candidates' machines.
+    def _with_spot_stats(self, jobs: Sequence[Job], offers: Mapping[str, Sequence[Offer]], now: datetime) -> list[Job]:
+        """The jobs, deadline ones as copies whose ``extra`` carries the spot statistics of their candidates' machines.
 
-        Only for ``decide()``: never stored. Statistics the job already carries (a backtest's recorder feed) win.
+        Only for ``decide()``: never stored. Statistics a job already carries (a backtest's recorder feed) win. Jobs
+        with the same filter and GPU count share one lookup.
         """
-        spec = job.spec
-        if spec.deadline is None or spec.work_hours is None or job.state.is_final or SPOT_STATS_KEY in job.extra:
-            return job
-        machines = {o.machine_id for o in offers.get(spec.offer_filter, ()) if o.num_gpus == spec.num_gpus}
-        stats = self.spot_runs.stats_for(machines, now)
-        return replace(job, extra={**job.extra, SPOT_STATS_KEY: stats})
+        shared: dict[tuple[str, int], dict[int, SpotStats]] = {}
+        views: list[Job] = []
+        for job in jobs:
+            spec = job.spec
+            if spec.deadline is None or spec.work_hours is None or job.state.is_final or SPOT_STATS_KEY in job.extra:
+                views.append(job)
+                continue
+            key = (spec.offer_filter, spec.num_gpus)
+            if key not in shared:
+                machines = {o.machine_id for o in offers.get(spec.offer_filter, ()) if o.num_gpus == spec.num_gpus}
+                shared[key] = self.spot_runs.stats_for(machines, now)
+            views.append(replace(job, extra={**job.extra, SPOT_STATS_KEY: shared[key]}))
+        return views
 
     def _snapshot(
         self, offers: dict[str, list[Offer]], recon: Reconciliation, balance: float, now: datetime
