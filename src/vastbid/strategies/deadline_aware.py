@@ -69,6 +69,12 @@ def expected_remaining_lifetime(
     return sum(longer) / len(longer)
 
 
+def _spot_stats(ctx: StrategyContext) -> Mapping[Any, Any]:
+    """The job's ``extra["spot_stats"]`` (per machine id), or nothing when absent or not a mapping."""
+    stats: Any = ctx.job.extra.get(SPOT_STATS_KEY, {})
+    return stats if isinstance(stats, Mapping) else {}
+
+
 class DeadlineAware:
     """Deadline-safe spot usage; see the module docstring."""
 
@@ -116,9 +122,7 @@ class DeadlineAware:
         return self._params
 
     def _lifetime(self, ctx: StrategyContext, offer: Offer, *, leaving: bool = False) -> float | None:
-        stats: Any = ctx.job.extra.get(SPOT_STATS_KEY, {})
-        if not isinstance(stats, Mapping):
-            return None
+        stats = _spot_stats(ctx)
         # Keys are machine ids; a job's extra read back from the database (JSON) has them as strings.
         zone = stats.get(offer.machine_id, stats.get(str(offer.machine_id)))
         if not isinstance(zone, Mapping):
@@ -217,11 +221,8 @@ class DeadlineAware:
 
     def _mean_run_hours(self, ctx: StrategyContext) -> float | None:
         """The mean length of the last ``RUNS_FOR_MEAN`` past runs, averaged over places with enough of them."""
-        stats: Any = ctx.job.extra.get(SPOT_STATS_KEY, {})
-        if not isinstance(stats, Mapping):
-            return None
         means: list[float] = []
-        for zone in stats.values():
+        for zone in _spot_stats(ctx).values():
             past = tuple(zone.get("past_up_hours", ())) if isinstance(zone, Mapping) else ()
             recent = past[-RUNS_FOR_MEAN:]
             if len(recent) >= self._params.min_samples:
