@@ -289,6 +289,29 @@ def test_readyz_follows_the_last_successful_tick_and_the_database(served: Served
     assert readyz()[0] == 200
 
 
+def test_a_slow_tick_counts_as_a_success_from_when_it_ended(served: Served) -> None:
+    """A tick that takes two intervals (a slow market) leaves the daemon ready for three intervals after it ends,
+    as the last-success gauge says, not three after it began."""
+    api = served.daemon.api
+    listing = api.list_instances
+
+    def slow_listing() -> object:
+        served.clock.advance(2 * TICK_SECONDS)
+        return listing()
+
+    api.list_instances = slow_listing  # type: ignore[method-assign]
+    served.tick()
+
+    def readyz() -> int:
+        with served.client(token=None) as http:
+            return http.get("/readyz").status_code
+
+    served.clock.advance(3 * TICK_SECONDS)
+    assert readyz() == 200  # five intervals after the tick began, three after it ended
+    served.clock.advance(1)
+    assert readyz() == 503
+
+
 # --- secrets -----------------------------------------------------------------------------------------------------
 
 

@@ -105,9 +105,10 @@ def test_readyz_and_the_alerts_follow_a_market_outage_and_its_end(running: tuple
     last_ok = daemon.metric("vastbid_last_successful_tick_timestamp_seconds")
     assert last_ok is not None
     assert "tick" in reason, reason
-    # Not on the first failed tick: only once the window has passed (less the tick's own length, as the daemon
-    # dates a success at the tick's start and the gauge at its end).
-    assert unready_at - last_ok >= WINDOW_SECONDS - TICK_SECONDS
+    # Not on the first failed tick (about one interval after the last success) but once the window has passed
+    # since that success ended, however long the tick took (the gauge is stamped a moment after readiness dates
+    # the success: the margin covers that moment, not a tick).
+    assert unready_at - last_ok >= WINDOW_SECONDS - 0.5
     assert daemon.readyz()[0] == 503  # and it stays so while the market is down
 
     # Prometheus sees it: not ready now; and with no success since, five minutes on "no successful tick" fires.

@@ -192,12 +192,14 @@ class Daemon:
             "committed_dph": round(plan.committed_dph, 6),
         }
         self.store.ticks.finish(tick_id, ok=True, counts=counts)
-        self.last_success = now
         if self._spot_runs_saved_at is not None and now - self._spot_runs_saved_at >= SPOT_RUNS_SAVE_EVERY:
             self.save_spot_runs(now)
         self._retain(now)
         self._export(seen.scanned, recon, plan, report, added, snapshot, actions)
         log.info("tick_done", **counts, binding_cap=plan.binding_cap)
+        # Dated when the tick ends, as the last-success gauge and the status are: a slow tick does not make the
+        # daemon look unready sooner than its readiness window says.
+        self.last_success = self.clock.now()
         return TickResult(tick_id=tick_id, ok=True, actions=len(actions), plan=plan)
 
     # --- spot runs across restarts ------------------------------------------------------------------------
