@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -186,16 +184,15 @@ def test_evaluator_refuses_what_it_cannot_compare(text: str) -> None:
         compile_query(text, defaults=False)
 
 
-def test_evaluator_is_fast_on_twenty_thousand_offers() -> None:
+def test_evaluator_keeps_exactly_the_matching_offers_of_twenty_thousand() -> None:
+    # Its speed is measured by bench/decide.py (a ratio in one run), not timed here.
     offers = [
         offer(id=i, num_gpus=1 + i % 8, dph_total=(i % 300) / 100, reliability=(i % 100) / 100) for i in range(20_000)
     ]
     query = compile_query("gpu_name=RTX_4090 num_gpus>=2 reliability>0.9 dph<1.0 geolocation in [US,CA]")
-    start = time.perf_counter()
     kept = query.filter(offers)
-    elapsed = time.perf_counter() - start
-    assert kept and all(o.num_gpus >= 2 and o.reliability > 0.9 and o.dph_total < 1.0 for o in kept)
-    assert elapsed < 0.05
+    wanted = [o for o in offers if o.num_gpus >= 2 and o.reliability > 0.9 and o.dph_total < 1.0]
+    assert kept and [o.id for o in kept] == [o.id for o in wanted]  # every one is an RTX 4090 in the US
 
 
 # --- properties ----------------------------------------------------------------------------------------------------
