@@ -25,6 +25,8 @@
     │       ├── NotFoundError           the object does not exist (any more)
     │       └── RequestRejectedError    any other 4xx or ``success: false`` reply
     ├── StoreError                  the database could not be read or written
+    │   ├── StaleTransitionError    a row had already moved on (settled, gone): the transition did not happen
+    │   └── DatabaseChangedError    the database is not the one the process opened (file deleted or replaced)
     ├── StrategyError               unknown strategy name or invalid strategy parameters
     ├── DaemonError                 the loop could not start or go on
     ├── SimError                    a bad simulator scenario or setting
@@ -183,6 +185,25 @@ class RequestRejectedError(PermanentMarketError):
 
 class StoreError(VastbidError):
     """The database could not be read or written."""
+
+
+class StaleTransitionError(StoreError):
+    """A state change lost to another writer: the row is no longer in the state the change starts from.
+
+    ``state`` is the row's state now (e.g. ``failed``); ``instance_id`` the Vast instance the caller holds, if
+    any. A create whose intent was settled meanwhile must destroy the instance it made.
+    """
+
+    def __init__(self, message: str, *, label: str, state: str, instance_id: int | None = None) -> None:
+        super().__init__(message)
+        self.label = label
+        self.state = state
+        self.instance_id = instance_id
+
+
+class DatabaseChangedError(StoreError):
+    """The database is not the one the process opened: its file vanished or was replaced, or its identity row
+    is gone or different. The daemon stops acting."""
 
 
 class StrategyError(VastbidError):

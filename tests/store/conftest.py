@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from store_helpers import FakeClock
 
+from factories import FakeClock
 from vastbid.store import Store, open_store
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from store_helpers import FakeClock
-
+from factories import FakeClock
 from vastbid.store import DecisionOutcome, DecisionRecord, Store
 
 
 def _decision(clock: FakeClock, tick_id: int, job_id: int | None, action: str) -> DecisionRecord:
     return DecisionRecord(
         tick_id=tick_id,
-        at=clock.now,
+        at=clock.now(),
         job_id=job_id,
         action=action,
         strategy="cheapest_per_gpu",
@@ -38,14 +37,14 @@ def test_a_ticks_decisions_come_back_with_their_facts(store: Store, clock: FakeC
     assert (for_job[0].outcome, for_job[0].error) == (DecisionOutcome.FAILED, "offer gone")
     last = store.ticks.last(ok=True)
     assert last is not None and last.id == tick and last.counts == {"offers": 40, "actions": 2}
-    assert last.finished_at == clock.now
+    assert last.finished_at == clock.now()
 
 
 def test_query_since_and_limit_give_the_latest(store: Store, clock: FakeClock) -> None:
     for hour in range(4):
         store.decisions.add_many([_decision(clock, hour, None, f"a{hour}")])
         clock.advance(hours=1)
-    since = clock.now - timedelta(hours=2)
+    since = clock.now() - timedelta(hours=2)
     assert [d.action for d in store.decisions.query(since=since)] == ["a2", "a3"]
     assert [d.action for d in store.decisions.query(limit=3)] == ["a1", "a2", "a3"]
 

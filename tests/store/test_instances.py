@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from store_helpers import FakeClock
 
+from factories import FakeClock
 from vastbid.core.offers import RentalType
 from vastbid.errors import StoreError
 from vastbid.store import InstanceRecordState, Store
@@ -40,7 +40,7 @@ def test_intent_then_created_links_the_job_to_its_instance(store: Store, clock: 
 
     live = store.instances.live()
     assert [(r.label, r.instance_id, r.price) for r in live] == [(label, 9001, 0.35)]
-    assert live[0].created_at == clock.now
+    assert live[0].created_at == clock.now()
     assert store.jobs.get(job.id).instance_id == 9001
     assert store.instances.open_intents() == []
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from store_helpers import FakeClock
 
+from factories import FakeClock
 from vastbid.core.jobs import JobSpec, JobState
 from vastbid.errors import InvalidInputError, JobSpecError, StoreError
 from vastbid.store import Store
@@ -22,7 +22,7 @@ def test_submitted_job_comes_back_queued_with_its_spec(store: Store, clock: Fake
     assert again.state is JobState.QUEUED
     assert again.spec == JobSpec.model_validate({**SPEC, "num_gpus": 2, "work_hours": 10, "deadline": deadline})
     assert again.spec.deadline == deadline
-    assert again.created_at == clock.now
+    assert again.created_at == clock.now()
     assert again.max_price == pytest.approx(0.8)
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from store_helpers import FakeClock
 
-from vastbid.core.offers import Offer
+from factories import FakeClock, offer
 from vastbid.errors import InvalidInputError
 from vastbid.store import SpendKind, Store
 
@@ -46,42 +45,31 @@ def test_spend_across_midnight_is_split_between_the_days(store: Store) -> None:
 
 def test_negative_spend_is_refused(store: Store, clock: FakeClock) -> None:
     with pytest.raises(InvalidInputError, match="negative"):
-        store.spend.accrue(kind=SpendKind.GPU, amount=-1, period_start=clock.now, period_end=clock.now)
-    assert store.spend.spent_on_day(clock.now.date()) == 0.0
+        store.spend.accrue(kind=SpendKind.GPU, amount=-1, period_start=clock.now(), period_end=clock.now())
+    assert store.spend.spent_on_day(clock.now().date()) == 0.0
 
 
 def test_market_samples_replay_in_time_order(store: Store, clock: FakeClock) -> None:
-    offer = Offer(
-        id=1,
+    sample = offer(
+        1,
         machine_id=10,
         host_id=3,
         gpu_name="RTX 4090",
         num_gpus=2,
-        gpu_ram_gb=24,
         dph_total=0.9,
         min_bid=0.4,
         dlperf=80.0,
         reliability=0.99,
         geolocation="Texas, US",
     )
-    first = clock.now
-    store.samples.add_many(first, [offer], tick_id=1)
+    first = clock.now()
+    store.samples.add_many(first, [sample], tick_id=1)
     later = clock.advance(minutes=1)
     store.samples.add_many(
         later,
         [
-            offer,
-            Offer(
-                id=2,
-                machine_id=11,
-                host_id=3,
-                gpu_name="A100",
-                num_gpus=1,
-                gpu_ram_gb=80,
-                dph_total=1.5,
-                min_bid=0.8,
-                rentable=False,
-            ),
+            sample,
+            offer(2, machine_id=11, gpu_name="A100", gpu_ram_gb=80, dph_total=1.5, min_bid=0.8, rentable=False),
         ],
     )
 

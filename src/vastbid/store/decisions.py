@@ -28,6 +28,8 @@ class DecisionOutcome(StrEnum):
     APPLIED = "applied"
     FAILED = "failed"
     SKIPPED_DRY_RUN = "skipped_dry_run"
+    ERROR = "error"
+    """Deciding for the job failed (its filter, its strategy); nothing was planned for it."""
 
 
 @dataclass(frozen=True, slots=True)

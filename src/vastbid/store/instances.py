@@ -5,21 +5,30 @@ Life of a row (``InstanceRecordState``):
 returned an instance id, or the reconciler found the label) | ``failed`` (the create surely made nothing)
 -> ``gone`` (destroyed or vanished). An ``intent`` row still open on the next tick is settled by label, never
 by a blind retry.
+
+Rows only move forward: each transition is one conditional UPDATE with the expected state in its WHERE, so of
+two processes racing on a row exactly one wins. A transition to where the row already is (the same instance) is
+a no-op that returns the row; one the row has moved past raises ``StaleTransitionError`` (e.g. a late
+``record_created`` for an intent another process settled as failed: the caller destroys what it created).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
+from vastbid.core.instances import Instance as ListedInstance
 from vastbid.core.offers import RentalType
-from vastbid.errors import InvalidInputError, StoreError
-from vastbid.store.schema import InstanceRow, JobRow
+from vastbid.errors import InvalidInputError, StaleTransitionError, StoreError
+from vastbid.store.schema import Base, InstanceRow, JobRow
 from vastbid.store.session import Clock, transaction
+from vastbid.store.upsert import insert_ignoring_conflicts
 
 
 class InstanceRecordState(StrEnum):
@@ -118,63 +127,103 @@ class InstanceRepository:
             return _record(row)
 
     def record_created(self, label: str, instance_id: int) -> InstanceRecord:
-        """The create answered with ``instance_id``: the row goes live and its job points at it."""
+        """The create answered with ``instance_id``: the intent goes live and its job points at it.
+
+        ``StaleTransitionError`` when the intent was settled meanwhile (failed, gone, or live with another
+        instance): the row is left as it is and the caller must destroy ``instance_id``."""
         return self._go_live(label, instance_id, settled=False)
 
     def settle_found(self, label: str, instance_id: int) -> InstanceRecord:
-        """An open intent whose instance the reconciler found by label: live, marked as settled."""
+        """An open intent whose instance the reconciler found by label: live, marked as settled.
+
+        ``StaleTransitionError`` when the row is no longer an intent (and not already live with this instance)."""
         return self._go_live(label, instance_id, settled=True)
 
     def settle_failed(self, label: str, error: str) -> InstanceRecord:
-        """The create made nothing (refused, or no instance carries the label): the row is closed as failed."""
+        """The create made nothing (refused, or no instance carries the label): the intent is closed as failed.
+
+        A row already failed is returned as it is; ``StaleTransitionError`` when it went live (or gone) meanwhile."""
         now = self._clock()
         with transaction(self._sessions) as session:
-            row = self._by_label(session, label)
-            row.state = InstanceRecordState.FAILED.value
-            row.error = error
-            row.settled_at = now
-            session.flush()
+            moved = self._move(
+                session,
+                InstanceRow.label == label,
+                InstanceRecordState.INTENT,
+                state=InstanceRecordState.FAILED.value,
+                error=error,
+                settled_at=now,
+            )
+            row = self._fresh(session, InstanceRow.label == label)
+            if row is None:
+                raise InvalidInputError(f"no instance labelled {label!r} is recorded", field="label")
+            if not moved and row.state != InstanceRecordState.FAILED.value:
+                raise self._stale(row, f"cannot settle {label!r} as failed", None)
             return _record(row)
 
     def record_gone(self, instance_id: int, *, error: str | None = None) -> InstanceRecord:
-        """The instance was destroyed or vanished; its job no longer points at it."""
+        """The instance was destroyed or vanished: live -> gone; its job no longer points at it.
+
+        A row already gone is returned as it is."""
         now = self._clock()
+        values: dict[str, object] = {"state": InstanceRecordState.GONE.value, "gone_at": now}
+        if error is not None:
+            values["error"] = error
         with transaction(self._sessions) as session:
-            row = session.scalar(select(InstanceRow).where(InstanceRow.instance_id == instance_id))
+            moved = self._move(session, InstanceRow.instance_id == instance_id, InstanceRecordState.LIVE, **values)
+            row = self._fresh(session, InstanceRow.instance_id == instance_id)
             if row is None:
                 raise InvalidInputError(f"no instance {instance_id} is recorded", field="instance_id")
-            row.state = InstanceRecordState.GONE.value
-            row.gone_at = now
-            if error is not None:
-                row.error = error
+            if not moved:
+                if row.state != InstanceRecordState.GONE.value:
+                    raise self._stale(row, f"cannot record instance {instance_id} as gone", instance_id)
+                return _record(row)
             if row.job_id is not None:
-                job = session.get(JobRow, row.job_id)
-                if job is not None and job.instance_id == instance_id:
-                    job.instance_id = None
-                    job.updated_at = now
-            session.flush()
+                session.execute(
+                    update(JobRow)
+                    .where(JobRow.id == row.job_id, JobRow.instance_id == instance_id)
+                    .values(instance_id=None, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
             return _record(row)
 
     def adopt(
         self, *, label: str, instance_id: int, job_id: int | None, attempt: int, rental: RentalType
     ) -> InstanceRecord:
-        """Record a live instance of ours the database had lost (found by its label)."""
+        """Record a live instance of ours the database had lost (found by its label; no row carries the label).
+
+        Adopting what is already recorded live with this label and instance returns that row;
+        ``StaleTransitionError`` when the label or the instance is recorded otherwise (an intent to settle, a
+        failed or gone row: never revived)."""
         now = self._clock()
         with transaction(self._sessions) as session:
-            row = InstanceRow(
-                label=label,
-                job_id=job_id,
-                attempt=attempt,
-                rental=RentalType(rental).value,
-                instance_id=instance_id,
-                state=InstanceRecordState.LIVE.value,
-                intent_at=now,
-                created_at=now,
-                settled_at=now,
+            inserted = insert_ignoring_conflicts(
+                session,
+                Base.metadata.tables[InstanceRow.__tablename__],
+                {
+                    "label": label,
+                    "job_id": job_id,
+                    "attempt": attempt,
+                    "rental": RentalType(rental).value,
+                    "instance_id": instance_id,
+                    "state": InstanceRecordState.LIVE.value,
+                    "intent_at": now,
+                    "created_at": now,
+                    "settled_at": now,
+                },
             )
-            session.add(row)
-            session.flush()
-            return _record(row)
+            row = self._fresh(session, InstanceRow.label == label)
+            if inserted and row is not None:
+                return _record(row)
+            if row is not None and row.state == InstanceRecordState.LIVE.value and row.instance_id == instance_id:
+                return _record(row)  # adopted already (by another process, or on an earlier tick)
+            other = row or self._fresh(session, InstanceRow.instance_id == instance_id)
+            state = other.state if other is not None else "unknown"
+            raise StaleTransitionError(
+                f"cannot adopt instance {instance_id} as {label!r}: already recorded ({state})",
+                label=label,
+                state=state,
+                instance_id=instance_id,
+            )
 
     def by_label(self, label: str) -> InstanceRecord | None:
         """The row with this label, if any."""
@@ -187,6 +236,21 @@ class InstanceRepository:
         with transaction(self._sessions) as session:
             row = session.scalar(select(InstanceRow).where(InstanceRow.instance_id == instance_id))
             return _record(row) if row is not None else None
+
+    def records_for(self, listing: Iterable[ListedInstance]) -> list[InstanceRecord]:
+        """In one query, what reconciling a listing needs: open intents, live rows, and every row whose instance id
+        or label is listed (oldest first)."""
+        listed = list(listing)
+        ids = [i.id for i in listed]
+        labels = [i.label for i in listed if i.label]
+        active = [InstanceRecordState.INTENT.value, InstanceRecordState.LIVE.value]
+        query = (
+            select(InstanceRow)
+            .where(or_(InstanceRow.state.in_(active), InstanceRow.instance_id.in_(ids), InstanceRow.label.in_(labels)))
+            .order_by(InstanceRow.id)
+        )
+        with transaction(self._sessions) as session:
+            return [_record(row) for row in session.scalars(query)]
 
     def live(self) -> list[InstanceRecord]:
         """Rows believed to exist on Vast: live ones."""
@@ -209,24 +273,50 @@ class InstanceRepository:
 
     def _go_live(self, label: str, instance_id: int, *, settled: bool) -> InstanceRecord:
         now = self._clock()
+        values: dict[str, object] = {
+            "instance_id": instance_id,
+            "state": InstanceRecordState.LIVE.value,
+            "created_at": now,
+        }
+        if settled:
+            values["settled_at"] = now
         with transaction(self._sessions) as session:
-            row = self._by_label(session, label)
-            row.instance_id = instance_id
-            row.state = InstanceRecordState.LIVE.value
-            row.created_at = row.created_at or now
-            if settled:
-                row.settled_at = now
+            moved = self._move(session, InstanceRow.label == label, InstanceRecordState.INTENT, **values)
+            row = self._fresh(session, InstanceRow.label == label)
+            if row is None:
+                raise InvalidInputError(f"no instance labelled {label!r} is recorded", field="label")
+            if not moved:
+                if row.state == InstanceRecordState.LIVE.value and row.instance_id == instance_id:
+                    return _record(row)  # the other path (create or reconcile) recorded the same instance
+                raise self._stale(row, f"cannot record instance {instance_id} for {label!r}", instance_id)
             if row.job_id is not None:
-                job = session.get(JobRow, row.job_id)
-                if job is not None:
-                    job.instance_id = instance_id
-                    job.updated_at = now
-            session.flush()
+                session.execute(
+                    update(JobRow)
+                    .where(JobRow.id == row.job_id)
+                    .values(instance_id=instance_id, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
             return _record(row)
 
     @staticmethod
-    def _by_label(session: Session, label: str) -> InstanceRow:
-        row = session.scalar(select(InstanceRow).where(InstanceRow.label == label).with_for_update())
-        if row is None:
-            raise InvalidInputError(f"no instance labelled {label!r} is recorded", field="label")
-        return row
+    def _move(session: Session, which: ColumnElement[bool], expected: InstanceRecordState, **values: object) -> bool:
+        """One conditional UPDATE: the row matching ``which`` takes ``values`` if it is in ``expected``."""
+        result = session.execute(
+            update(InstanceRow)
+            .where(which, InstanceRow.state == expected.value)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _fresh(session: Session, which: ColumnElement[bool]) -> InstanceRow | None:
+        query = select(InstanceRow).where(which).execution_options(populate_existing=True)
+        return session.scalar(query)
+
+    @staticmethod
+    def _stale(row: InstanceRow, what: str, instance_id: int | None) -> StaleTransitionError:
+        held = f" (instance {row.instance_id})" if row.instance_id is not None else ""
+        return StaleTransitionError(
+            f"{what}: the row is already {row.state}{held}", label=row.label, state=row.state, instance_id=instance_id
+        )

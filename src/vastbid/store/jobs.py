@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from vastbid.config.validation import describe_validation_error, join_lines
@@ -73,6 +73,7 @@ def row_to_job(row: JobRow) -> Job:
         instance_id=row.instance_id,
         interruptions=row.interruptions,
         on_demand_since=row.on_demand_since,
+        state_reason=row.state_reason,
         extra=dict(row.extra or {}),
     )
 
@@ -140,6 +141,31 @@ class JobRepository:
     def active(self) -> builtins.list[Job]:
         """Jobs not yet over (queued, acquiring, running, interrupted)."""
         return self.list([state for state in JobState if not state.is_final])
+
+    def for_tick(self) -> builtins.list[Job]:
+        """The live work of a tick, in one query: jobs not yet over, and finished ones still holding an instance
+        (the tick destroys it). Finished jobs without an instance are never read."""
+        final = [state.value for state in JobState if state.is_final]
+        query = (
+            select(JobRow)
+            .where(or_(JobRow.state.not_in(final), JobRow.instance_id.is_not(None)))
+            .order_by(JobRow.priority.desc(), JobRow.id)
+        )
+        with transaction(self._sessions) as session:
+            return [row_to_job(row) for row in session.scalars(query)]
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many jobs are in each state (one aggregate query)."""
+        query = select(JobRow.state, func.count()).group_by(JobRow.state)
+        with transaction(self._sessions) as session:
+            return {str(state): int(count) for state, count in session.execute(query)}
+
+    def set_reason(self, job_id: int, reason: str | None) -> None:
+        """Record why the job waits (or clear it), whatever its state."""
+        with transaction(self._sessions) as session:
+            row = session.get(JobRow, job_id)
+            if row is not None:
+                row.state_reason = reason
 
     def reason(self, job_id: int) -> str | None:
         """Why the job is in its state, when recorded (e.g. the cancel reason)."""

@@ -7,10 +7,10 @@ test compares them).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -130,6 +130,36 @@ class SpendRow(Base):
     period_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     period_end: Mapped[datetime] = mapped_column(UtcDateTime)
     amount: Mapped[float] = mapped_column(Float)
+
+
+class SpendMarkRow(Base):
+    """How far one instance's spend of one kind has been accrued: nothing before ``accrued_until`` is billed
+    again (the high-water mark that makes the ledger idempotent)."""
+
+    __tablename__ = "spend_marks"
+
+    instance_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    accrued_until: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SpendDailyRow(Base):
+    """$ accrued on one UTC day, of one kind: the rollup the budget sums read."""
+
+    __tablename__ = "spend_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount: Mapped[float] = mapped_column(Float)
+
+
+class MetaRow(Base):
+    """Facts about the database itself, e.g. ``database_id``, written once when it is created."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class MarketSampleRow(Base):
