@@ -27,6 +27,8 @@ Choices where Vast is silent (the adapters may rely on them):
 - GPU names are Vast's: "RTX 3090", "RTX 4090", "RTX 5090", "RTX A6000", "L40S", "A100 SXM4", "H100 SXM",
   "Tesla V100"; trace mode uses the trace file's name;
 - limit orders (LowCode bids without ``offer_id``) are never filled from the account's own machines;
+- the v1 instance listing pages by key (its opaque token names the last row served, in the requested order, id
+  last); ``faults.offset_paging = True`` pages by offset instead; the LowCodeAPI listing pages by ``offset``;
 - rate limits are off until ``faults.rate_limits`` (or ``faults.use_vast_rate_limits()``) sets them.
 """
 

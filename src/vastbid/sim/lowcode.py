@@ -19,7 +19,7 @@ from vastbid.sim.bids import bid_json, bid_status, fill_pending, rent_for_bid
 from vastbid.sim.config import SimConfig
 from vastbid.sim.entities import ACCOUNT, Bid
 from vastbid.sim.market import Market
-from vastbid.sim.native import Ctx
+from vastbid.sim.native import Ctx, listing_faults, listing_race
 from vastbid.sim.render import instance_json, invoice_rows, machine_json, user_json
 from vastbid.sim.search import QueryProblemError, find_offer, search
 from vastbid.sim.wire import Reply, as_int, error, fail, json_body, price_arg, query_value
@@ -195,7 +195,17 @@ def lc_instances(ctx: Ctx, book: LowCodeBook) -> Reply:
     state = ctx.request.args.get("state")
     if state:
         rows = [r for r in rows if r["actual_status"] == state]
-    return _page(ctx, "instances", rows, 100)
+    limit = max(1, min(as_int(ctx.request.args.get("limit"), "limit", 100), 100))
+    offset = max(0, as_int(ctx.request.args.get("offset"), "offset", 0))
+    page_no = -(-offset // limit) + 1  # pages that overlap by a row still count 1, 2, 3...
+    served = rows[offset : offset + limit]
+    page, total = listing_faults(ctx, page_no, served, len(rows))
+    body: dict[str, Any] = {"success": True, "instances": page}
+    if total is not None:
+        body["total"] = total
+    if offset + limit < len(rows):
+        listing_race(ctx, page_no, served)
+    return Reply(body)
 
 
 def _instance(ctx: Ctx, instance_id: int) -> Any:

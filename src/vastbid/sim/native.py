@@ -2,7 +2,9 @@
 
 Decisions where Vast is undocumented: a bid under the minimum answers HTTP 200 with ``success: false``,
 ``error: insufficient_bid`` and ``new_contract``; the deprecated v0 list answers 200 with ``deprecated_endpoint``;
-a search without ``limit`` returns at most 64 offers.
+a search without ``limit`` returns at most 64 offers; the v1 instance listing's ``next_token`` names the sort key of
+the last row served (key paging, so an instance created or destroyed between two pages shifts nothing), unless
+``faults.offset_paging`` asks for the race-prone offset paging.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from vastbid.sim.entities import ACCOUNT
 from vastbid.sim.faults import FaultConfig
 from vastbid.sim.market import Market
 from vastbid.sim.render import charge_rows, instance_json, invoice_rows, machine_json, user_json
-from vastbid.sim.search import QueryProblemError, compile_query, search, sort_offers
-from vastbid.sim.wire import Reply, as_int, decode_token, encode_token, error, fail, json_body, query_value
+from vastbid.sim.search import QueryProblemError, compile_query, search
+from vastbid.sim.wire import PageToken, Reply, as_int, decode_token, encode_token, error, fail, json_body, query_value
 
 STORED_INSTANCE_COLUMNS = {
     "id",
@@ -167,7 +169,44 @@ def _instance_rows(ctx: Ctx) -> list[dict[str, Any]]:
     return [instance_json(ctx.market, i) for i in sorted(ctx.market.account_instances(), key=lambda i: i.id)]
 
 
+class _Desc:
+    """A value that sorts in reverse (a descending sort column inside a tuple key)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Desc) and self.value == other.value
+
+    def __lt__(self, other: _Desc) -> bool:
+        return bool(other.value < self.value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+def _sort_key(values: tuple[Any, ...], order: tuple[tuple[str, bool], ...]) -> tuple[Any, ...]:
+    """The key ``sort_offers`` sorts by: numbers, then texts, then missing values, each column asc or desc."""
+    key: list[Any] = []
+    for value, (_, desc) in zip(values, order, strict=True):
+        if isinstance(value, int | float):
+            key.append((0, _Desc(value) if desc else value))
+        elif isinstance(value, str):
+            key.append((1, _Desc(value) if desc else value))
+        else:
+            key.append((2, 0))
+    return tuple(key)
+
+
+def _row_values(row: dict[str, Any], order: tuple[tuple[str, bool], ...]) -> tuple[Any, ...]:
+    return tuple(row.get(col) for col, _ in order)
+
+
 def v1_instances(ctx: Ctx) -> Reply:
+    """Key paging by default: the token names the sort key of the last row served (as a real ``after_token``), so
+    an instance created or destroyed between two pages shifts nothing; ``faults.offset_paging`` pages by offset."""
     request = ctx.request
     filters = query_value(request, "select_filters", {}) or {}
     order_by = query_value(request, "order_by", [{"col": "id", "dir": "asc"}]) or []
@@ -178,38 +217,85 @@ def v1_instances(ctx: Ctx) -> Reply:
             raise fail(400, "invalid_request", f"{column} is not a valid search key")
     limit = as_int(query_value(request, "limit"), "limit", V1_PAGE_MAX)
     limit = 5 if limit <= 0 else min(limit, V1_PAGE_MAX)
-    token = request.args.get("after_token") or request.args.get("next_token")
-    offset = decode_token(token) if token else 0
+    raw_token = request.args.get("after_token") or request.args.get("next_token")
+    token = decode_token(raw_token, limit) if raw_token else None
     try:
         preds = compile_query(filters)
     except QueryProblemError as exc:
         raise fail(400, "invalid_request", str(exc)) from exc
     rows = [r for r in _instance_rows(ctx) if all(p(r) for p in preds)]
-    keys = [
+    order: tuple[tuple[str, bool], ...] = tuple(
         (str(o.get("col", "id")), str(o.get("dir", "asc")).lower() == "desc") for o in order_by if isinstance(o, dict)
-    ]
-    rows = sort_offers(rows, [*keys, ("id", False)])
-    page = rows[offset : offset + limit]
-    more = offset + limit < len(rows)
+    )
+    if "id" not in {col for col, _ in order}:
+        order = (*order, ("id", False))  # id is always the tiebreaker
+    if token is not None and token.after is not None:
+        order = token.order  # a token keeps the order it was made for
+    rows.sort(key=lambda r: _sort_key(_row_values(r, order), order))
+    page_no = token.page if token is not None else 1
+    if token is not None and token.after is not None:
+        after = _sort_key(token.after, order)
+        rest = [r for r in rows if _sort_key(_row_values(r, order), order) > after]
+    else:
+        rest = rows[token.offset or 0 :] if token is not None else rows
+    page = rest[:limit]
+    more = len(rest) > limit
     if ctx.faults.pick(ctx.route, request.method, request.path, ("truncated_listing",)) and page:
         page = page[: max(0, len(page) - max(1, len(page) // 2))]
         more = False
+    next_token: str | None = None
+    if more and ctx.faults.offset_paging:
+        next_token = encode_token(PageToken(page=page_no + 1, offset=len(rows) - len(rest) + limit))
+    elif more:
+        next_token = encode_token(PageToken(page=page_no + 1, after=_row_values(page[-1], order), order=order))
+    served = list(page)
+    page, total = listing_faults(ctx, page_no, page, len(rows))
     cols = query_value(request, "select_cols")
     if isinstance(cols, list) and cols and cols != ["*"]:
         page = [{c: r.get(c) for c in cols} for r in page]
     labels: dict[str, int] = {}
     for row in rows:
         labels[str(row.get("label"))] = labels.get(str(row.get("label")), 0) + 1
-    return Reply(
-        {
-            "success": True,
-            "instances_found": len(rows),
-            "total_instances": len(rows),
-            "label_counts": labels,
-            "next_token": encode_token(offset + limit) if more else None,
-            "instances": page,
-        }
-    )
+    body: dict[str, Any] = {"success": True}
+    if total is not None:
+        body.update({"instances_found": total, "total_instances": total})
+    body.update({"label_counts": labels, "next_token": next_token, "instances": page})
+    if more:
+        listing_race(ctx, page_no, served)
+    return Reply(body)
+
+
+def listing_faults(ctx: Ctx, page_no: int, page: list[Any], total: int) -> tuple[list[Any], int | None]:
+    """The page and total an instance listing answers, after the ``duplicate_row``, ``wrong_total`` and
+    ``no_total`` faults aimed at this page."""
+    request, faults = ctx.request, ctx.faults
+    if page and faults.pick(ctx.route, request.method, request.path, ("duplicate_row",), page=page_no):
+        page = [page[0], *page]
+    shown: int | None = total
+    if faults.pick(ctx.route, request.method, request.path, ("wrong_total",), page=page_no):
+        shown = total + 1
+    if faults.pick(ctx.route, request.method, request.path, ("no_total",), page=page_no):
+        shown = None
+    return page, shown
+
+
+def listing_race(ctx: Ctx, page_no: int, served: list[dict[str, Any]]) -> None:
+    """The ``listing_race`` fault, once a page with more pages after it is served: another party destroys or
+    creates an instance of the account before the next page is asked for."""
+    request = ctx.request
+    rule = ctx.faults.pick(ctx.route, request.method, request.path, ("listing_race",), page=page_no)
+    if rule is None:
+        return
+    market = ctx.market
+    if rule.action == "destroy":
+        target = rule.instance_id if rule.instance_id is not None else (served[0]["id"] if served else None)
+        inst = market.account.get(target) if target is not None else None
+        if inst is not None:
+            market.destroy(inst)
+        return
+    for offer_id in sorted(market.offers):
+        if market.create(offer_id, price=None, image="vastai/base-image", label=rule.label).instance is not None:
+            return
 
 
 def show_instance(ctx: Ctx, instance_id: int) -> Reply:

@@ -71,19 +71,49 @@ def as_int(value: Any, name: str, default: int) -> int:
         raise fail(400, "invalid_args", f"{name} must be an integer.") from exc
 
 
-def encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset, "v": 1}).encode()).decode()
+@dataclass(frozen=True)
+class PageToken:
+    """Where the next page of a listing starts: after the row whose sort key is ``after`` (key paging, as a real
+    ``after_token``), or at row ``offset`` (offset paging). ``order`` is the listing's sort (column, descending), id
+    last; ``page`` is the number of the page the token asks for (1 = the first)."""
+
+    page: int
+    after: tuple[Any, ...] | None = None
+    order: tuple[tuple[str, bool], ...] = ()
+    offset: int | None = None
 
 
-def decode_token(token: str) -> int:
+def encode_token(token: PageToken | int) -> str:
+    """An opaque token (base64 JSON); an int is an offset token (the old format, still understood)."""
+    if isinstance(token, int):
+        data: dict[str, Any] = {"offset": token, "v": 1}
+    elif token.offset is not None:
+        data = {"offset": token.offset, "page": token.page, "v": 1}
+    else:
+        data = {"after": list(token.after or ()), "order": [list(o) for o in token.order], "page": token.page, "v": 2}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def decode_token(token: str, limit: int = 25) -> PageToken:
+    """The token's position; anything malformed is a 400 ``invalid_token``."""
+    invalid = fail(400, "invalid_token", "The pagination token is not valid.")
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(data["offset"])
+        if not isinstance(data, dict):
+            raise invalid
+        if "offset" in data:
+            offset = int(data["offset"])
+            if offset < 0:
+                raise invalid
+            page = int(data.get("page", offset // max(limit, 1) + 1))
+            return PageToken(page=page, offset=offset)
+        after, order = data["after"], data["order"]
+        if not isinstance(after, list) or not isinstance(order, list) or len(after) != len(order) or not order:
+            raise invalid
+        keys = tuple((str(col), bool(desc)) for col, desc in order)
+        return PageToken(page=int(data["page"]), after=tuple(after), order=keys)
     except (ValueError, KeyError, TypeError) as exc:
-        raise fail(400, "invalid_token", "The pagination token is not valid.") from exc
-    if offset < 0:
-        raise fail(400, "invalid_token", "The pagination token is not valid.")
-    return offset
+        raise invalid from exc
 
 
 def price_arg(value: Any, name: str = "price") -> float | None:

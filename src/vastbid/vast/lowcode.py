@@ -14,11 +14,14 @@ Mapping onto the port (our reading, documented in docs/lowcode-api.md terms):
   which also reports a vanished offer as ``OfferGoneError``). The created instance is the bid's ``instance_id``;
 - ``change_bid(instance_id)`` finds the open bid holding that instance and changes it;
 - listings read every page (``limit``/``offset`` until ``total``): a short read raises ``IncompleteListingError``;
+  the instance listing also overlaps its pages by one row and checks it (see ``list_instances``);
+- ``get_instance`` answers ``None`` only when the proxy says the instance does not exist;
 - the offer query is sent as wire JSON in ``q`` and also applied locally (the proxy may not filter everything).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar, overload
@@ -34,6 +37,7 @@ from vastbid.errors import (
     MalformedResponseError,
     NotFoundError,
     OfferGoneError,
+    RequestRejectedError,
     TransientMarketError,
 )
 from vastbid.vast import inputs
@@ -55,7 +59,9 @@ from vastbid.vast.port import Account, CreateRequest, CreateResult
 from vastbid.vast.query import compile_filters, parse_order, parse_query
 
 MAX_PAGES = 10_000
+LISTING_ATTEMPTS = 3
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -82,6 +88,7 @@ class LowCodeApi:
         sleep: Callable[[float], None] = time.sleep,
         page_size: int = 100,
         bid_duration_hours: float | None = None,
+        listing_attempts: int = LISTING_ATTEMPTS,
     ) -> None:
         inputs.check_text(api_token, field="api_token")
         if url_style not in ("path", "query", "path_then_query"):
@@ -101,6 +108,7 @@ class LowCodeApi:
         self._style: UrlStyle = url_style
         self._page_size = inputs.check_limit(page_size, field="page_size", maximum=100)
         self._bid_duration = bid_duration_hours
+        self._listing_attempts = inputs.check_limit(listing_attempts, field="listing_attempts", maximum=10)
         self._base_url = str(client.base_url)
 
     def __repr__(self) -> str:
@@ -121,6 +129,13 @@ class LowCodeApi:
 
     def call(self, name: str, parse: Callable[[Any], T] | None = None, /, **args: Any) -> T | Any:
         """Call endpoint ``name`` with ``args`` (path parameters, query parameters and body fields by name)."""
+        return self._call(name, parse, args)
+
+    def _call(
+        self, name: str, parse: Callable[[Any], T] | None, args: dict[str, Any], *, route_404_is_error: bool = False
+    ) -> T | Any:
+        """``call``; with ``route_404_is_error`` a 404 from routing in every style raises ``RequestRejectedError``
+        (nothing answered for the object) instead of ``NotFoundError`` (the object does not exist)."""
         spec = endpoint(name)
         path_args, query, body = spec.prepare(args)
         styles: list[Literal["path", "query"]]
@@ -141,7 +156,7 @@ class LowCodeApi:
                 json_body=body,
                 rate_class=spec.rate_class,
                 rental_create=spec.rental_create,
-                routing_404_ok=index < len(styles) - 1,
+                routing_404_ok=route_404_is_error or index < len(styles) - 1,
             )
             result = self._http.call(call) if parse is None else self._http.call(call, parse)
             if result is ROUTE_NOT_FOUND:
@@ -149,6 +164,8 @@ class LowCodeApi:
             if style == "query" and self._style == "path_then_query":
                 self._style = "query"
             return result
+        if route_404_is_error:
+            raise RequestRejectedError(f"{name}: HTTP 404 from routing, no route answered", status=404, endpoint=name)
         raise NotFoundError(f"{name}: no route answered", status=404, endpoint=name)  # pragma: no cover
 
     def _pages(self, name: str, plural: str, *, page_size: int | None = None, **args: Any) -> tuple[list[Any], int]:
@@ -263,28 +280,90 @@ class LowCodeApi:
             return
 
     def get_instance(self, instance_id: int) -> Instance | None:
-        """One instance, or ``None`` when it no longer exists."""
+        """One instance, or ``None`` when the proxy says it does not exist (a 404 error reply such as
+        ``not_found``, or ``instance: null``). Anything else raises: a 5xx or a timeout (after the retries), a body
+        that is not the promised JSON, or a 404 from routing in every URL style (nothing answered for it)."""
+        inputs.check_id(instance_id, field="instance_id")
+
+        def parse(body: Any) -> Instance | None:
+            row = _key(body, "instance", "instance")
+            if row is None:
+                return None
+            instance = instance_from_json(row)
+            if instance.id != instance_id:
+                raise MalformedResponseError(f"instance {instance_id}: the reply is instance {instance.id}")
+            return instance
+
         try:
-            return self.call(
-                "get_instance", lambda b: instance_from_json(_key(b, "instance", "instance")), instance_id=instance_id
+            found: Instance | None = self._call(
+                "get_instance", parse, {"instance_id": instance_id}, route_404_is_error=True
             )
         except NotFoundError:
             return None
+        return found
 
     def list_instances(self) -> list[Instance]:
-        """Every instance on the account, all pages; never a partial list."""
-        try:
-            rows, total = self._pages("list_instances", "instances")
-        except TransientMarketError as exc:
-            raise IncompleteListingError(
-                f"instance listing failed: {exc}", status=exc.status, endpoint="list_instances"
-            ) from exc
-        instances = {i.id: i for i in instances_from_json(rows)}
-        if len(instances) < total:
-            raise IncompleteListingError(
-                f"instance listing read {len(instances)} of {total} instances", endpoint="list_instances"
-            )
-        return list(instances.values())
+        """Every instance on the account, all pages; never a partial list.
+
+        The proxy pages by ``limit``/``offset``, so a row removed from an earlier page while we read would shift the
+        later ones. Each page after the first therefore starts one row back and must begin with the last row of the
+        page before (the anchor); besides, no id may be read twice, the announced ``total`` must be the same on
+        every page that carries it and equal to the rows read (without a total, a short page ends the listing). An
+        inconsistent listing is read again from the first page, ``listing_attempts`` times in all, then raises
+        ``IncompleteListingError``; a page that cannot be read at all (after the transport's retries) raises it
+        at once.
+        """
+        problem = ""
+        for attempt in range(1, self._listing_attempts + 1):
+            try:
+                outcome = self._read_listing()
+            except TransientMarketError as exc:
+                raise IncompleteListingError(
+                    f"instance listing failed: {exc}", status=exc.status, endpoint="list_instances"
+                ) from exc
+            if isinstance(outcome, list):
+                return outcome
+            problem = outcome
+            log.warning("vast_listing_inconsistent endpoint=list_instances attempt=%d problem=%s", attempt, problem)
+        raise IncompleteListingError(
+            f"instance listing inconsistent {self._listing_attempts} times in a row; last: {problem}",
+            endpoint="list_instances",
+        )
+
+    def _read_listing(self) -> list[Instance] | str:
+        """One pass over the pages: the instances, or what made the pages inconsistent."""
+        size = max(2, self._page_size)  # a page overlaps the one before by a row: one row alone would not advance
+        rows: list[Instance] = []
+        seen: set[int] = set()
+        expected: int | None = None
+        for page in range(1, MAX_PAGES + 1):
+            offset = max(0, len(rows) - 1)
+            found, total = self.call("list_instances", _instances_page, limit=size, offset=offset)
+            served = len(found)
+            if rows:
+                if not found or found[0].id != rows[-1].id:
+                    first = found[0].id if found else "nothing"
+                    return f"page {page} starts with {first}, not instance {rows[-1].id}: rows shifted between pages"
+                found = found[1:]
+            for instance in found:
+                if instance.id in seen:
+                    return f"instance {instance.id} listed twice (page {page})"
+                seen.add(instance.id)
+                rows.append(instance)
+            if total is not None:
+                if expected is not None and total != expected:
+                    return f"total changed from {expected} to {total} on page {page}"
+                expected = total
+            done = len(rows) >= expected if expected is not None else served < size
+            if done:
+                break
+            if not found:
+                return f"page {page} added no instance but the listing is not complete"
+        else:
+            return f"the listing did not end after {MAX_PAGES} pages"
+        if expected is not None and len(rows) != expected:
+            return f"read {len(rows)} instances but the total is {expected}"
+        return rows
 
     # --- bids ----------------------------------------------------------------------------------------------------
 
@@ -442,6 +521,14 @@ def _list_page(plural: str) -> Callable[[Any], tuple[list[Any], int]]:
         return rows, total
 
     return parse
+
+
+def _instances_page(body: Any) -> tuple[list[Instance], int | None]:
+    rows = _key(body, "instances", "instances")
+    total = body.get("total")
+    if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
+        raise MalformedResponseError("instances: total is not an integer")
+    return instances_from_json(rows), total
 
 
 def _object(model: type[M], name: str) -> Callable[[Any], M]:

@@ -3,13 +3,17 @@
 Routes and bodies follow reference/vast-api.md section 2 (the shapes the official CLI 1.9 sends). Beyond the port it
 covers one offer, the current user, charges, invoices, SSH keys, templates and host machines. Every call goes through
 ``HttpCore``: pacing, safe retries and error translation live there.
+
+The instance listing is accepted only when its pages are consistent (``list_instances``); ``get_instance`` answers
+``None`` only when Vast says the instance is gone and raises whenever it cannot tell.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -19,11 +23,12 @@ from vastbid.errors import (
     IncompleteListingError,
     MalformedResponseError,
     NotFoundError,
+    RequestRejectedError,
     TransientMarketError,
 )
 from vastbid.vast import inputs
 from vastbid.vast.convert import instance_from_json, instances_from_json, offers_from_json
-from vastbid.vast.http import Call, HttpCore, HttpSettings
+from vastbid.vast.http import ROUTE_NOT_FOUND, Call, HttpCore, HttpSettings
 from vastbid.vast.models import Charge, HostMachine, Invoice, SshKey, Template, User, parse_model, parse_models
 from vastbid.vast.port import Account, CreateRequest, CreateResult
 from vastbid.vast.query import search_body
@@ -31,6 +36,9 @@ from vastbid.vast.query import search_body
 V0 = "/api/v0"
 V1 = "/api/v1"
 MAX_PAGES = 10_000
+LISTING_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
 def _key(body: Any, name: str, what: str) -> Any:
@@ -61,6 +69,7 @@ class NativeVastApi:
         sleep: Callable[[float], None] = time.sleep,
         storage_gb: float = 5.0,
         page_size: int = 25,
+        listing_attempts: int = LISTING_ATTEMPTS,
     ) -> None:
         inputs.check_text(api_key, field="api_key")
         self._http = HttpCore(
@@ -73,6 +82,7 @@ class NativeVastApi:
         )
         self._storage_gb = storage_gb
         self._page_size = inputs.check_limit(page_size, field="page_size", maximum=25)
+        self._listing_attempts = inputs.check_limit(listing_attempts, field="listing_attempts", maximum=10)
         self._base_url = str(client.base_url)
 
     def __repr__(self) -> str:
@@ -177,7 +187,10 @@ class NativeVastApi:
             return
 
     def get_instance(self, instance_id: int) -> Instance | None:
-        """One instance, or ``None`` when it no longer exists."""
+        """One instance, or ``None`` when Vast says it does not exist (``{"instances": null}``, or a 404 naming
+        it: ``no_such_instance`` / ``not_found``). Anything else raises: a 5xx or a timeout (after the retries), a
+        body that is not the promised JSON, or a 404 that names nothing (a router's or a session's) cannot say the
+        instance is gone."""
         inputs.check_id(instance_id, field="instance_id")
         call = Call(
             "GET",
@@ -186,48 +199,94 @@ class NativeVastApi:
             idempotent=True,
             params={"owner": "me"},
             rate_class="show_instance",
+            routing_404_ok=True,
         )
+
+        def parse(body: Any) -> Instance | None:
+            row = _key(body, "instances", "show instance")
+            if row is None:
+                return None
+            instance = instance_from_json(row)
+            if instance.id != instance_id:
+                raise MalformedResponseError(f"show instance {instance_id}: the reply is instance {instance.id}")
+            return instance
+
         try:
-            row = self._http.call(call, lambda b: _key(b, "instances", "show instance"))
+            found: Any = self._http.call(call, parse)
         except NotFoundError:
             return None
-        return None if row is None else instance_from_json(row)
+        if found is ROUTE_NOT_FOUND:
+            raise RequestRejectedError(
+                f"show_instance: HTTP 404 without an error code; cannot tell whether instance {instance_id} exists",
+                status=404,
+                endpoint="show_instance",
+            )
+        return cast("Instance | None", found)
 
     def list_instances(self) -> list[Instance]:
-        """Every instance on the account through ``/api/v1/instances/``, all pages; never a partial list."""
-        seen: dict[int, Instance] = {}
+        """Every instance on the account through ``/api/v1/instances/``, all pages; never a partial list.
+
+        A listing is accepted only when its pages are consistent: ordered by id ascending, every id past the ones
+        before it (so none is seen twice), no page token repeated, ``total_instances`` the same on every page that
+        carries it and equal to the number of rows read. An inconsistent listing (the account changed while it was
+        paged, or the server erred) is read again from the first page, ``listing_attempts`` times in all, then
+        ``IncompleteListingError``; a page that cannot be read at all (after the transport's retries) raises it at
+        once.
+        """
+        problem = ""
+        for attempt in range(1, self._listing_attempts + 1):
+            outcome = self._read_listing()
+            if isinstance(outcome, list):
+                return outcome
+            problem = outcome
+            log.warning("vast_listing_inconsistent endpoint=list_instances attempt=%d problem=%s", attempt, problem)
+        raise IncompleteListingError(
+            f"instance listing inconsistent {self._listing_attempts} times in a row; last: {problem}",
+            endpoint="list_instances",
+        )
+
+    def _read_listing(self) -> list[Instance] | str:
+        """One pass over the pages: the instances, or what made the pages inconsistent."""
+        rows: list[Instance] = []
+        seen: set[int] = set()
+        tokens: set[str] = set()
         token: str | None = None
         expected: int | None = None
-        for page in range(MAX_PAGES):
+        for page in range(1, MAX_PAGES + 1):
             params: dict[str, Any] = {"limit": self._page_size, "order_by": [{"col": "id", "dir": "asc"}]}
             if token is not None:
                 params["after_token"] = token
             call = Call("GET", f"{V1}/instances/", "list_instances", True, params=params, rate_class="v1_instances")
             try:
-                body = self._http.call(call, _instances_page)
+                page_rows, total, next_token = self._http.call(call, _instances_page)
             except TransientMarketError as exc:
                 raise IncompleteListingError(
-                    f"instance listing failed on page {page + 1} after {len(seen)} rows: {exc}",
+                    f"instance listing failed on page {page} after {len(rows)} rows: {exc}",
                     status=exc.status,
                     endpoint="list_instances",
                 ) from exc
-            rows, total, next_token = body
-            for instance in rows:
-                seen[instance.id] = instance
+            for instance in page_rows:
+                if instance.id in seen:
+                    return f"instance {instance.id} listed twice (page {page})"
+                if rows and instance.id < rows[-1].id:
+                    return f"page {page} lists instance {instance.id} after {rows[-1].id} (ids must ascend)"
+                seen.add(instance.id)
+                rows.append(instance)
             if total is not None:
+                if expected is not None and total != expected:
+                    return f"total_instances changed from {expected} to {total} on page {page}"
                 expected = total
-            if not next_token:
+            if next_token is None:
                 break
-            if next_token == token:
-                raise IncompleteListingError("instance listing repeated its page token", endpoint="list_instances")
+            if next_token in tokens:
+                return f"page {page} repeated an earlier page token"
+            tokens.add(next_token)
             token = next_token
         else:
-            raise IncompleteListingError("instance listing did not end", endpoint="list_instances")
-        if expected is not None and len(seen) < expected:
-            raise IncompleteListingError(
-                f"instance listing read {len(seen)} of {expected} instances", endpoint="list_instances"
-            )
-        return list(seen.values())
+            return f"the listing did not end after {MAX_PAGES} pages"
+        if expected is not None and len(rows) != expected:
+            return f"read {len(rows)} instances but total_instances is {expected}"
+        return rows
 
     def _put_state(self, path: str, endpoint: str, body: Mapping[str, Any], rate_class: str | None = None) -> None:
         self._http.call(Call("PUT", path, endpoint, idempotent=True, json_body=dict(body), rate_class=rate_class))
