@@ -54,7 +54,6 @@ def test_submit_from_flags_then_list_and_show(db: str) -> None:
     [job] = _listed(db)
     assert job["state"] == "queued"
     spec = job["spec"]
-    assert isinstance(spec, dict)
     assert (spec["num_gpus"], spec["env"], spec["strategy_params"]) == (2, {"EPOCHS": "3"}, {"threshold": 0.3})
 
     table = _run(db, "list")

@@ -7,8 +7,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from factories import offer
 from vastbid.core.budget import Budget
-from vastbid.core.offers import Offer
 from vastbid.errors import ServerError
 from vastbid.obs.metrics import Metrics
 
@@ -26,19 +26,8 @@ def busy_metrics() -> Metrics:
     metrics.add_offers_scanned(300)
     metrics.observe_offers(
         [
-            Offer(
-                id=1,
-                machine_id=1,
-                host_id=1,
-                gpu_name="RTX 4090",
-                num_gpus=1,
-                gpu_ram_gb=24,
-                dph_total=0.4,
-                min_bid=0.2,
-            ),
-            Offer(
-                id=2, machine_id=2, host_id=1, gpu_name="H100 SXM", num_gpus=8, gpu_ram_gb=80, dph_total=20, min_bid=12
-            ),
+            offer(1, machine_id=1, gpu_name="RTX 4090", dph_total=0.4, min_bid=0.2),
+            offer(2, machine_id=2, gpu_name="H100 SXM", num_gpus=8, gpu_ram_gb=80, dph_total=20, min_bid=12),
         ]
     )
     metrics.record_decision("place_bid", "deadline_aware")

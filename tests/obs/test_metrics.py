@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from factories import FakeClock, offer
 from vastbid.core.budget import Budget
-from vastbid.core.offers import Offer
 from vastbid.errors import InvalidInputError, RateLimitedError
 from vastbid.obs.metrics import Metrics, metric_names, route_template
 
 UNIT_SUFFIXES = ("_seconds", "_dollars", "_dollars_per_hour", "_dollars_per_gpu_hour", "_timestamp_seconds")
 DIMENSIONLESS_GAUGES = {"vastbid_instances", "vastbid_jobs", "vastbid_offers_seen", "vastbid_ready"}
 ID_LIKE_LABEL = re.compile(r"(^|_)(id|ids|uuid)$")
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -34,26 +27,12 @@ def registry() -> CollectorRegistry:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(1_700_000_000.0)
+    return FakeClock(datetime.fromtimestamp(1_700_000_000, UTC))
 
 
 @pytest.fixture
 def metrics(registry: CollectorRegistry, clock: FakeClock) -> Metrics:
-    return Metrics(registry, version="1.2.3", clock=clock)
-
-
-def offer(offer_id: int, gpu: str, num_gpus: int, dph: float, min_bid: float, *, rentable: bool = True) -> Offer:
-    return Offer(
-        id=offer_id,
-        machine_id=offer_id * 10,
-        host_id=1,
-        gpu_name=gpu,
-        num_gpus=num_gpus,
-        gpu_ram_gb=24,
-        dph_total=dph,
-        min_bid=min_bid,
-        rentable=rentable,
-    )
+    return Metrics(registry, version="1.2.3", clock=clock.epoch)
 
 
 def exercise(metrics: Metrics) -> None:
@@ -63,7 +42,12 @@ def exercise(metrics: Metrics) -> None:
     metrics.record_tick_error(RateLimitedError("slow down"))
     metrics.set_ready(True)
     metrics.add_offers_scanned(120)
-    metrics.observe_offers([offer(1, "RTX 4090", 2, 0.8, 0.5), offer(2, "A100 SXM4", 1, 1.2, 0.7)])
+    metrics.observe_offers(
+        [
+            offer(1, gpu_name="RTX 4090", num_gpus=2, dph_total=0.8, min_bid=0.5),
+            offer(2, gpu_name="A100 SXM4", num_gpus=1, dph_total=1.2, min_bid=0.7),
+        ]
+    )
     metrics.record_decision("place_bid", "cheapest_per_gpu")
     metrics.record_bid_placed("ok")
     metrics.record_bid_change("outbid")
@@ -149,8 +133,8 @@ def test_the_exposition_has_no_created_companion_series(metrics: Metrics) -> Non
 
 
 def test_metrics_live_on_the_passed_registry_only(registry: CollectorRegistry, clock: FakeClock) -> None:
-    Metrics(registry, clock=clock)
-    Metrics(CollectorRegistry(), clock=clock)  # a second instance elsewhere does not clash
+    Metrics(registry, clock=clock.epoch)
+    Metrics(CollectorRegistry(), clock=clock.epoch)  # a second instance elsewhere does not clash
     assert not [n for n in REGISTRY._names_to_collectors if n.startswith("vastbid_")]
 
 
@@ -215,7 +199,7 @@ def test_strategy_names_that_are_not_identifiers_become_other(metrics: Metrics) 
 def test_a_successful_tick_stamps_the_clock_and_a_failed_one_does_not(metrics: Metrics, clock: FakeClock) -> None:
     reg = metrics.registry
     metrics.observe_tick(2.0, ok=True)
-    clock.now += 60
+    clock.advance(seconds=60)
     metrics.observe_tick(3.0, ok=False)
     assert value(reg, "vastbid_last_successful_tick_timestamp_seconds") == 1_700_000_000.0
     assert value(reg, "vastbid_ticks_total", result="ok") == 1
@@ -255,10 +239,10 @@ def test_offer_prices_show_cheapest_and_median_per_gpu_and_drop_models_gone(metr
     reg = metrics.registry
     metrics.observe_offers(
         [
-            offer(1, "RTX 4090", 2, 1.0, 0.6),  # 0.50 / 0.30 per GPU
-            offer(2, "RTX 4090", 1, 0.4, 0.2),  # 0.40 / 0.20
-            offer(3, "RTX 4090", 1, 0.7, 0.5),  # 0.70 / 0.50
-            offer(4, "RTX 3090", 1, 0.2, 0.1, rentable=False),
+            offer(1, gpu_name="RTX 4090", num_gpus=2, dph_total=1.0, min_bid=0.6),  # 0.50 / 0.30 per GPU
+            offer(2, gpu_name="RTX 4090", num_gpus=1, dph_total=0.4, min_bid=0.2),  # 0.40 / 0.20
+            offer(3, gpu_name="RTX 4090", num_gpus=1, dph_total=0.7, min_bid=0.5),  # 0.70 / 0.50
+            offer(4, gpu_name="RTX 3090", num_gpus=1, dph_total=0.2, min_bid=0.1, rentable=False),
         ]
     )
     labels = {"gpu_name": "RTX 4090", "rental_type": "on_demand"}
@@ -271,7 +255,7 @@ def test_offer_prices_show_cheapest_and_median_per_gpu_and_drop_models_gone(metr
         value(reg, "vastbid_offer_min_price_dollars_per_gpu_hour", gpu_name="RTX 3090", rental_type="on_demand") is None
     )
 
-    metrics.observe_offers([offer(5, "H100 SXM", 8, 16.0, 8.0)])
+    metrics.observe_offers([offer(5, gpu_name="H100 SXM", num_gpus=8, dph_total=16.0, min_bid=8.0)])
     assert value(reg, "vastbid_offer_min_price_dollars_per_gpu_hour", **labels) is None
     assert value(
         reg, "vastbid_offer_min_price_dollars_per_gpu_hour", gpu_name="H100 SXM", rental_type="on_demand"

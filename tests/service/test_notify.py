@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +26,10 @@ class NotifyListener:
         self.sock.bind(str(path))
         self.messages: list[dict[str, str]] = []
 
-    def collect_until(self, done: object, *, timeout: float, service: Service) -> list[dict[str, str]]:
+    def collect_until(
+        self, done: Callable[[list[dict[str, str]]], bool], *, timeout: float, service: Service
+    ) -> list[dict[str, str]]:
         """Receive messages until ``done(messages)`` holds; fail with the daemon's output after ``timeout`` s."""
-        assert callable(done)
         deadline = time.monotonic() + timeout
         while not done(self.messages):
             left = deadline - time.monotonic()

@@ -22,13 +22,6 @@ LOWCODE_TOKEN = "sim-token-fedcba9876543210"
 START = 1_800_000_000.0
 
 
-def lowcode_served() -> bool:
-    """Whether the simulator serves the LowCodeAPI surface yet."""
-    from vastbid.sim import lowcode
-
-    return bool(getattr(lowcode, "HANDLERS", None))
-
-
 @dataclass
 class Market:
     """One simulator, the client into it and what the client did."""
@@ -75,8 +68,6 @@ def make_sim(*, scenario: str = "small", seed: int = 7) -> Simulator:
 
 @pytest.fixture(params=["native", "lowcode"])
 def surface(request: pytest.FixtureRequest) -> str:
-    if request.param == "lowcode" and not lowcode_served():
-        pytest.skip("the simulator does not serve the LowCodeAPI surface yet")
     return str(request.param)
 
 

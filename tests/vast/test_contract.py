@@ -9,7 +9,7 @@ import pytest
 from vastbid.core.instances import InstanceStatus
 from vastbid.core.offers import Offer, RentalType
 from vastbid.errors import BidTooLowError, OfferGoneError
-from vastbid.vast.port import CreateRequest, MarketApi
+from vastbid.vast.port import CreateRequest
 
 from .conftest import Market
 
@@ -25,10 +25,6 @@ def cheapest(api: Any, query: str = "num_gpus=1", rental: RentalType = RentalTyp
 
 def request(price: float | None = None, label: str = LABEL) -> CreateRequest:
     return CreateRequest(image="vastai/base-image", disk_gb=10.0, label=label, price=price, env={"A": "1"})
-
-
-def test_adapters_implement_the_port(api: Any) -> None:
-    assert isinstance(api, MarketApi)
 
 
 def test_search_filters_and_prices_for_the_rental(api: Any) -> None:

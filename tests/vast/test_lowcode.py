@@ -14,9 +14,7 @@ from vastbid.errors import InvalidInputError, NotFoundError, OfferGoneError, Que
 from vastbid.vast.lowcode import LowCodeApi
 from vastbid.vast.lowcode_endpoints import ENDPOINTS
 
-from .conftest import Market, lowcode_served, make_sim, open_market
-
-pytestmark = pytest.mark.skipif(not lowcode_served(), reason="the simulator does not serve LowCodeAPI yet")
+from .conftest import Market, make_sim, open_market
 
 
 @pytest.fixture(params=["path", "query"])

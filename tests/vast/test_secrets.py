@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from vastbid.errors import MarketError
-from vastbid.vast.http import HttpCore, HttpSettings, RetryPolicy, SecretQueryTransport
+from vastbid.vast.http import HttpCore, HttpSettings, RetryPolicy
 from vastbid.vast.lowcode import LowCodeApi
 from vastbid.vast.native import NativeVastApi
 from vastbid.vast.port import CreateRequest
 
-from .conftest import API_KEY, LOWCODE_TOKEN, Market, lowcode_served, make_sim
+from .conftest import API_KEY, LOWCODE_TOKEN, Market, make_sim
 
 
 def run_with_faults(m: Market) -> list[str]:
@@ -83,8 +83,6 @@ class Recorder(httpx.BaseTransport):
 
 
 def test_the_token_reaches_the_server_only_on_the_wire() -> None:
-    if not lowcode_served():
-        pytest.skip("the simulator does not serve the LowCodeAPI surface yet")
     wire = Recorder(make_sim().transport())
     logged: list[str] = []
     client = httpx.Client(
@@ -102,10 +100,13 @@ def test_the_token_reaches_the_server_only_on_the_wire() -> None:
 def test_other_requests_on_a_shared_client_do_not_get_the_token() -> None:
     wire = Recorder(make_sim().transport())
     client = httpx.Client(transport=wire, base_url="http://sim.local")
-    LowCodeApi(client, LOWCODE_TOKEN)
-    assert isinstance(client._transport, SecretQueryTransport)
+    lowcode = LowCodeApi(client, LOWCODE_TOKEN)
     assert NativeVastApi(client, API_KEY).account().user_id == 424242
-    assert wire.urls == ["http://sim.local/api/v0/users/current"]
+    assert lowcode.account().balance == pytest.approx(100.0)  # the token is added to the LowCodeAPI's requests only
+    assert wire.urls == [
+        "http://sim.local/api/v0/users/current",
+        f"http://sim.local/vastai/balance?api_token={LOWCODE_TOKEN}",
+    ]
 
 
 def test_error_messages_are_redacted() -> None:
