@@ -25,8 +25,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -90,30 +91,26 @@ class _Future:
         return best
 
 
+@dataclass(frozen=True, kw_only=True)
 class LifetimeOracleDA(DeadlineAware):
-    """``deadline_aware`` (any params) with the exact remaining lifetime, optionally seen only ``cap`` hours ahead."""
+    """``deadline_aware`` (any params) with the exact remaining lifetime, optionally seen only ``cap_hours`` ahead."""
 
     name: ClassVar[str] = "da_lifetime_oracle"
-
-    def __init__(self, future: _Future, params: DeadlineAware.Params, cap_hours: float | None = None) -> None:
-        super().__init__(params)
-        self._future = future
-        self._cap = cap_hours
+    future: _Future
+    cap_hours: float | None = None
 
     def _lifetime(self, ctx: StrategyContext, offer: Offer, *, leaving: bool = False) -> float | None:
         if offer.min_bid >= offer.dph_total:
             return 0.0
-        return self._future.lifetime_hours(ctx, offer, self._cap)
+        return self.future.lifetime_hours(ctx, offer, self.cap_hours)
 
 
+@dataclass(frozen=True, kw_only=True)
 class UpLifetimeOracle(LifetimeOracleDA):
-    """The paper's UP + next-spot-lifetime oracle: UP's hysteresis, gates kd/(k-1) from idle, 2kd/(k-1) from OD."""
+    """The paper's UP + next-spot-lifetime oracle: UP's hysteresis, gates kd/(k-1) from idle, 2kd/(k-1) from OD
+    (built with ``UP_ORACLE_PARAMS``)."""
 
     name: ClassVar[str] = "up_lifetime_oracle"
-
-    def __init__(self, future: _Future) -> None:
-        params = DeadlineAware.Params(od_exit_slack=None, leave_gate=1.0, idle_gate=1.0, bid_margin=0.1)
-        super().__init__(future, params)
 
     def choose(self, ctx: StrategyContext) -> Choice:
         choice = super().choose(ctx)
@@ -123,14 +120,15 @@ class UpLifetimeOracle(LifetimeOracleDA):
         return choice
 
 
+UP_ORACLE_PARAMS: dict[str, Any] = {"od_exit_slack": None, "leave_gate": 1.0, "idle_gate": 1.0, "bid_margin": 0.1}
+"""``deadline_aware``'s parameters that make it Uniform Progress with the lifetime oracle's gates."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Lookahead(LifetimeOracleDA):
-    """``deadline_aware`` that sees the next ``HORIZON_HOURS`` of every zone's availability."""
+    """``deadline_aware`` that sees the next ``cap_hours`` of every zone's availability."""
 
-    HORIZON_HOURS: ClassVar[float] = 1.0
-
-    def __init__(self, future: _Future) -> None:
-        super().__init__(future, DeadlineAware.Params(), cap_hours=self.HORIZON_HOURS)
-        self._horizon = self.HORIZON_HOURS
+    cap_hours: float | None = 1.0
 
     def choose(self, ctx: StrategyContext) -> Choice:
         choice = super().choose(ctx)
@@ -139,38 +137,40 @@ class Lookahead(LifetimeOracleDA):
         if schedule is None or not goes_on_demand or "safety net" in choice.why:
             return choice
         overhead = schedule.overhead
-        wait = self._future.hours_until_lasting_spot(ctx, self._horizon, 2.0 * overhead)
+        horizon = self.cap_hours if self.cap_hours is not None else float("inf")
+        wait = self.future.hours_until_lasting_spot(ctx, horizon, 2.0 * overhead)
         if schedule.slack - wait - overhead >= 3.0 * overhead:
             return dl.idle(ctx, f"spot returns in {wait:.2f} h: wait for it", dict(choice.facts))
         return choice
 
 
+@dataclass(frozen=True, kw_only=True)
 class Lookahead1h(Lookahead):
     """Sees 1 h ahead."""
 
     name: ClassVar[str] = "lookahead_1h"
-    HORIZON_HOURS: ClassVar[float] = 1.0
+    cap_hours: float | None = 1.0
 
 
+@dataclass(frozen=True, kw_only=True)
 class Lookahead6h(Lookahead):
     """Sees 6 h ahead."""
 
     name: ClassVar[str] = "lookahead_6h"
-    HORIZON_HOURS: ClassVar[float] = 6.0
+    cap_hours: float | None = 6.0
 
 
 def policies(traces: TraceSet) -> list[Strategy]:
     """Every policy compared, fresh for one trace set."""
     future = _Future(traces)
-    built: list[object] = [
-        UniformProgress(UniformProgress.Params()),
-        DeadlineAware(DeadlineAware.Params()),
-        UpLifetimeOracle(future),
-        LifetimeOracleDA(future, DeadlineAware.Params()),
-        Lookahead1h(future),
-        Lookahead6h(future),
+    return [
+        UniformProgress(),
+        DeadlineAware(),
+        UpLifetimeOracle(future=future, **UP_ORACLE_PARAMS),
+        LifetimeOracleDA(future=future),
+        Lookahead1h(future=future),
+        Lookahead6h(future=future),
     ]
-    return [cast(Strategy, policy) for policy in built]
 
 
 def evaluate(files: Sequence[str], starts: int, seed: int) -> tuple[str, dict[str, dict[str, float]]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from vastbid.backtest.experiment import run_experiment
 from vastbid.backtest.model import JobShape
 from vastbid.backtest.traces import load_traces, trace_set
-from vastbid.strategies.registry import build_strategy
+from vastbid.strategies.registry import Registry
 
 STRATEGIES = ("on_demand", "greedy", "uniform_progress", "deadline_aware")
 
@@ -26,7 +26,8 @@ STRATEGIES = ("on_demand", "greedy", "uniform_progress", "deadline_aware")
 def experiment(files: list[str], names: tuple[str, ...], starts: int, seed: int) -> tuple[str, dict[str, object]]:
     traces = trace_set(load_traces(files))
     shape = JobShape.from_hours(48.0, 0.8, 0.2, traces.gap_hours)
-    result = run_experiment(traces, shape, [build_strategy(n) for n in names], starts=starts, seed=seed)
+    registry = Registry.from_entry_points()
+    result = run_experiment(traces, shape, [registry.build(n) for n in names], starts=starts, seed=seed)
     key = ",".join(traces.names)
     return key, {n: s.as_dict() for n, s in result.summary().items()}
 

@@ -34,7 +34,7 @@ from vastbid.core.jobs import Job, JobSpec, JobState
 from vastbid.core.offers import Offer
 from vastbid.core.policy import DecidePolicy, strategy_key
 from vastbid.core.snapshot import MarketSnapshot
-from vastbid.strategies.registry import build_strategy
+from vastbid.strategies.registry import Registry
 from vastbid.vast.convert import offers_from_json
 from vastbid.vast.query import compile_query
 
@@ -61,13 +61,13 @@ def make_jobs(count: int, now: datetime) -> list[Job]:
     ]
 
 
-def make_strategies(jobs: list[Job]) -> dict[str, Strategy]:
+def make_strategies(jobs: list[Job], registry: Registry) -> dict[str, Strategy]:
     """One built strategy per distinct (name, parameters), keyed as ``decide()`` looks them up."""
     out: dict[str, Strategy] = {}
     for job in jobs:
         key = strategy_key(job, DEFAULT_STRATEGY)
         if key not in out:
-            out[key] = build_strategy(job.spec.strategy or DEFAULT_STRATEGY, job.spec.strategy_params)
+            out[key] = registry.build(job.spec.strategy or DEFAULT_STRATEGY, job.spec.strategy_params)
     return out
 
 
@@ -94,15 +94,17 @@ def run(offers: int, jobs_count: int, repeat: int) -> dict[str, Any]:
     per_filter = split_by_filter(market, jobs, START)
     filter_seconds = time.perf_counter() - started
     snapshot = MarketSnapshot(taken_at=now, offers=per_filter, instances=(), balance=1e6)
-    strategies = make_strategies(jobs)
+    strategies = make_strategies(jobs, Registry.from_entry_points())
     policy = DecidePolicy(deployment="bench", default_strategy=DEFAULT_STRATEGY)
     budget = Budget()
-    plan = decide(snapshot, jobs, budget, strategies, now, policy)  # warm-up: imports, compiled queries
+    plan = decide(
+        snapshot, jobs, budget=budget, strategies=strategies, policy=policy
+    )  # warm-up: imports, compiled queries
     parse_times: list[float] = []
     decide_times: list[float] = []
     for _ in range(repeat):
         parse_times.append(timed(lambda: json.loads(payload)))
-        decide_times.append(timed(lambda: decide(snapshot, jobs, budget, strategies, now, policy)))
+        decide_times.append(timed(lambda: decide(snapshot, jobs, budget=budget, strategies=strategies, policy=policy)))
     parse_s = statistics.median(parse_times)
     decide_s = statistics.median(decide_times)
     outcomes: dict[str, int] = {}

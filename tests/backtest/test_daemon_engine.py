@@ -21,10 +21,11 @@ from vastbid.backtest.replay import ON_DEMAND, SPOT, replay
 from vastbid.backtest.traces import TraceSet, load_trace, trace_set
 from vastbid.cli import backtest_cmd
 from vastbid.cli.main import app
-from vastbid.strategies.registry import build_strategy
+from vastbid.strategies.registry import Registry
 
 from ._tiny import raw
 
+REGISTRY = Registry.from_entry_points()
 GAP = 600
 ON_DEMAND_PRICE = 3.0
 # Spot for 1.5 h, gone for 30 min, back for 2 h, gone 20 min...: intermittent capacity, with a price step.
@@ -64,7 +65,7 @@ def test_the_daemon_finishes_the_job_on_intermittent_capacity_before_the_deadlin
     traces: TraceSet, tmp_path: Path
 ) -> None:
     shape = shape_of(traces)
-    run = run_daemon_backtest(build_strategy("greedy", {"bid_margin": 0.0}), traces, shape, 0, workdir=tmp_path / "w")
+    run = run_daemon_backtest(REGISTRY.build("greedy", {"bid_margin": 0.0}), traces, shape, 0, workdir=tmp_path / "w")
     assert run.finished and not run.missed
     assert run.finish_hours is not None and run.finish_hours <= shape.deadline_hours
     assert run.failed_ticks == 0
@@ -79,7 +80,7 @@ def test_the_daemon_finishes_the_job_on_intermittent_capacity_before_the_deadlin
 @pytest.mark.parametrize("name", ["greedy", "uniform_progress", "deadline_aware"])
 def test_cost_by_rental_type_agrees_with_the_replay(traces: TraceSet, tmp_path: Path, name: str) -> None:
     shape = shape_of(traces)
-    strategy = build_strategy(name, {"bid_margin": 0.0})
+    strategy = REGISTRY.build(name, {"bid_margin": 0.0})
     fast = replay(strategy, traces, shape, 3)
     real = run_daemon_backtest(strategy, traces, shape, 3, workdir=tmp_path / "w")
     assert real.finished and fast.finished
@@ -97,7 +98,7 @@ def test_a_window_without_spot_runs_on_demand_at_the_ask(tmp_path: Path) -> None
     folder.mkdir()
     traces = trace_set([load_trace(write_trace(folder, available=[0] * len(AVAILABLE)))])
     shape = shape_of(traces, work_hours=1.0)
-    run = run_daemon_backtest(build_strategy("deadline_aware"), traces, shape, 0, workdir=tmp_path / "w")
+    run = run_daemon_backtest(REGISTRY.build("deadline_aware"), traces, shape, 0, workdir=tmp_path / "w")
     assert run.finished
     assert run.spot_cost == 0.0
     # an hour of work at the on-demand ask; the boot is not billed (the replay would add the overhead)

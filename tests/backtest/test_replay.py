@@ -10,7 +10,7 @@ import pytest
 from vastbid.backtest.model import JobShape
 from vastbid.backtest.replay import ON_DEMAND, PREEMPTED, SPOT, replay
 from vastbid.core.offers import RentalType
-from vastbid.strategies.base import Choice, StrategyContext, StrategyParams, Verb
+from vastbid.strategies.base import Choice, StrategyContext, Verb
 from vastbid.strategies.greedy import Greedy
 from vastbid.strategies.on_demand import OnDemand
 
@@ -21,15 +21,10 @@ class Scripted:
     """Plays a fixed list of (verb, rental, zone index) per tick; KEEP after the script ends."""
 
     name: ClassVar[str] = "scripted"
-    Params: ClassVar[type[StrategyParams]] = StrategyParams
 
     def __init__(self, script: Sequence[tuple[Verb, RentalType | None, int]]) -> None:
         self.script = list(script)
         self.seen: list[StrategyContext] = []
-
-    @property
-    def params(self) -> StrategyParams:
-        return StrategyParams()
 
     def choose(self, ctx: StrategyContext) -> Choice:
         self.seen.append(ctx)
@@ -50,7 +45,7 @@ def shape(work: int, deadline: int, overhead: int) -> JobShape:
 
 def test_spot_run_pays_overhead_then_progresses_and_stops_when_done() -> None:
     traces = zones(zone([1, 1, 1, 1, 1, 1], 1.0))
-    result = replay(Greedy(Greedy.Params()), traces, shape(work=2, deadline=6, overhead=1), 0)
+    result = replay(Greedy(), traces, shape(work=2, deadline=6, overhead=1), 0)
     assert result.finished
     assert result.finish_hours == pytest.approx(3.0)  # one overhead tick, two working ticks
     assert result.spot_cost == pytest.approx(3.0)
@@ -114,7 +109,7 @@ def test_progress_and_deadline_reach_the_strategy_in_hours() -> None:
 
 def test_on_demand_only_costs_work_plus_one_overhead() -> None:
     traces = zones(zone([1] * 10, 0.5, on_demand=3.0))
-    result = replay(OnDemand(OnDemand.Params()), traces, shape(work=4, deadline=10, overhead=2), 0)
+    result = replay(OnDemand(), traces, shape(work=4, deadline=10, overhead=2), 0)
     assert result.cost == pytest.approx(6 * 3.0)
     assert result.spot_cost == 0.0
 

@@ -13,33 +13,25 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategy_factories import NOW
 
+from factories import NOW
 from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.jobs import Job, JobSpec, JobState, Rental
 from vastbid.core.offers import Offer
-from vastbid.errors import StrategyError
+from vastbid.core.spot_runs import SpotStats
 from vastbid.strategies.base import MachineRecord, Strategy, StrategyContext, Verb
-from vastbid.strategies.registry import available, build_strategy
+from vastbid.strategies.registry import Registry
 
 PARAMS: dict[str, dict[str, Any]] = {"price_threshold": {"acquire_below": 0.6, "release_above": 0.9}}
 """Parameters for strategies that have required ones; every other strategy is built with its defaults."""
 
 
-_BUILT: dict[str, Strategy] = {}
+REGISTRY = Registry.from_entry_points()
+"""Every registered strategy: the built-ins and whatever else is installed."""
 
 
 def _built(name: str) -> Strategy:
-    if name in _BUILT:
-        return _BUILT[name]
-    try:
-        _BUILT[name] = build_strategy(name, PARAMS.get(name))
-        return _BUILT[name]
-    except StrategyError as exc:
-        missing = exc.__cause__
-        if isinstance(missing, ModuleNotFoundError) and (missing.name or "").startswith("vastbid.strategies."):
-            pytest.skip(f"{name}: its module is not written yet ({missing.name})")
-        raise
+    return REGISTRY.build(name, PARAMS.get(name))
 
 
 prices = st.floats(min_value=0.0, max_value=4.0, allow_nan=False)
@@ -113,7 +105,17 @@ def instances(draw: st.DrawFn) -> Instance | None:
     )
 
 
-@pytest.mark.parametrize("name", available())
+@pytest.mark.parametrize("name", REGISTRY.names())
+def test_a_strategy_is_a_frozen_value_of_its_parameters(name: str) -> None:
+    strategy = _built(name)
+    assert dataclasses.is_dataclass(strategy)
+    assert strategy == _built(name)
+    for field in dataclasses.fields(strategy):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(strategy, field.name, getattr(strategy, field.name))
+
+
+@pytest.mark.parametrize("name", REGISTRY.names())
 def test_no_offers_and_no_instance_means_wait(name: str) -> None:
     strategy = _built(name)
     job = Job(id=1, spec=JobSpec(name="j", image="i", max_price_per_gpu=1.0), state=JobState.QUEUED, created_at=NOW)
@@ -123,14 +125,16 @@ def test_no_offers_and_no_instance_means_wait(name: str) -> None:
     assert choice.why
 
 
-@pytest.mark.parametrize("name", available())
+@pytest.mark.parametrize("name", REGISTRY.names())
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offers=offers_lists(), job=jobs(), instance=instances(), data=st.data())
 def test_contract(name: str, offers: list[Offer], job: Job, instance: Instance | None, data: st.DataObject) -> None:
     strategy = _built(name)
     history = {m: MachineRecord(interruptions=data.draw(st.integers(0, 3))) for m in (1, 2)}
+    runs = st.lists(st.floats(min_value=0.01, max_value=30.0), max_size=12).map(tuple)
+    spot_stats = {m: SpotStats(up_hours=data.draw(st.floats(0.0, 10.0)), past_up_hours=data.draw(runs)) for m in (1, 2)}
     before = (list(offers), dict(history), job, instance)
-    ctx = StrategyContext(job=job, offers=offers, now=NOW, instance=instance, history=history)
+    ctx = StrategyContext(job=job, offers=offers, now=NOW, instance=instance, history=history, spot_stats=spot_stats)
     first = strategy.choose(ctx)
     second = strategy.choose(ctx)
     assert first == second, "the same context must give the same choice"

@@ -33,7 +33,7 @@ from vastbid.backtest.traces import TraceSet, load_traces, trace_set
 from vastbid.errors import BacktestError, VastbidError
 from vastbid.obs.logging import configure_logging
 from vastbid.strategies.base import Strategy
-from vastbid.strategies.registry import build_strategy
+from vastbid.strategies.registry import Registry
 
 DEFAULT_STRATEGIES = ("on_demand", "greedy", "uniform_progress", "deadline_aware")
 TIGHTNESS_RATIOS = (0.6, 0.7, 0.8, 0.9)
@@ -140,7 +140,8 @@ def backtest(
     try:
         zones = load_traces(trace)
         market = [trace_set(zones)] if multi_zone else [trace_set([z]) for z in zones]
-        strategies = [build_strategy(name) for name in (strategy or list(DEFAULT_STRATEGIES))]
+        registry = Registry.from_entry_points()
+        strategies = [registry.build(name) for name in (strategy or list(DEFAULT_STRATEGIES))]
         outputs: dict[str, dict[str, dict[str, float | int]]] = {}
         for traces in market:
             shape = JobShape.from_hours(work_hours, deadline_ratio, restart_overhead, traces.gap_hours)

@@ -32,11 +32,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
-
 from vastbid.core.instances import Instance
 from vastbid.core.jobs import Job, Rental
 from vastbid.core.offers import Offer, RentalType
+from vastbid.core.spot_runs import SpotStats
 
 
 class Verb(StrEnum):
@@ -77,6 +76,8 @@ class StrategyContext:
     """The job's current instance, if it holds one."""
     history: Mapping[int, MachineRecord] = field(default_factory=dict)
     """Per ``machine_id``: interruptions and rentals we observed."""
+    spot_stats: Mapping[int, SpotStats] = field(default_factory=dict)
+    """Per ``machine_id``: how long its spot capacity has lasted (given for the machines of jobs with a deadline)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,23 +95,15 @@ class Choice:
     """The top candidates the strategy saw, best first (kept in the decision log)."""
 
 
-class StrategyParams(BaseModel):
-    """Base of every strategy's parameters: frozen, unknown keys refused."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 @runtime_checkable
 class Strategy(Protocol):
-    """A pure, deterministic policy for one job on one tick."""
+    """A pure, deterministic policy for one job on one tick.
+
+    A strategy is a small frozen value (a keyword-only dataclass) whose fields are its parameters; the registry
+    (``vastbid.strategies.registry``) validates them once, when it builds the value.
+    """
 
     name: ClassVar[str]
-    Params: ClassVar[type[StrategyParams]]
-
-    @property
-    def params(self) -> StrategyParams:
-        """The validated parameters this strategy was built with."""
-        ...
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """Answer for ``ctx.job``; see the module docstring for the contract."""

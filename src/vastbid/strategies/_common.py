@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.jobs import Rental
 from vastbid.core.offers import Offer, RentalType
-from vastbid.strategies.base import Choice, StrategyContext, StrategyParams, Verb
+from vastbid.strategies.base import Choice, StrategyContext, Verb
 
 MIN_BID = 0.001
 """The smallest bid the marketplace accepts, $/h."""
@@ -32,12 +32,10 @@ TOP = 5
 _NO_INSTANCE = frozenset({InstanceStatus.GONE, InstanceStatus.EXITED})
 
 
-class MarginParams(StrategyParams):
-    """Parameters every price-ranking strategy has."""
-
-    bid_margin: float = Field(
-        default=0.05, ge=0.0, le=1.0, description="bid this fraction over the minimum bid (capped by the job's cap)"
-    )
+BidMargin = Annotated[
+    float, Field(ge=0.0, le=1.0, description="bid this fraction over the minimum bid (capped by the job's cap)")
+]
+"""The ``bid_margin`` parameter every price-ranking strategy has (default 0.05)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ the minimum-gain hysteresis), re-bids when outbid within the cap, else moves or 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from vastbid.core.instances import Instance
@@ -14,25 +15,16 @@ from vastbid.strategies import _common as common
 from vastbid.strategies.base import Choice, StrategyContext
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CheapestPerGpu:
     """Take the cheapest offer per GPU."""
 
     name: ClassVar[str] = "cheapest_per_gpu"
-
-    class Params(common.MarginParams):
-        """``bid_margin`` only."""
-
-    def __init__(self, params: CheapestPerGpu.Params | None = None) -> None:
-        self._params = params if params is not None else CheapestPerGpu.Params()
-
-    @property
-    def params(self) -> CheapestPerGpu.Params:
-        """The validated parameters."""
-        return self._params
+    bid_margin: common.BidMargin = 0.05
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""
-        margin = self._params.bid_margin
+        margin = self.bid_margin
         ranked = sorted(common.priced_candidates(ctx, margin), key=lambda p: (p.per_gpu, p.offer.id))
         return common.choose_ranked(
             ctx,

@@ -8,6 +8,7 @@ than its own machine's listing does (``decide()`` still refuses a move that does
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from vastbid.core.candidates import interleave
@@ -22,21 +23,12 @@ def _value(dlperf: float, price: float) -> float:
     return dlperf / max(price, common.EPS)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PerfPerDollar:
     """Most deep-learning performance per dollar."""
 
     name: ClassVar[str] = "perf_per_dollar"
-
-    class Params(common.MarginParams):
-        """``bid_margin`` only."""
-
-    def __init__(self, params: PerfPerDollar.Params | None = None) -> None:
-        self._params = params if params is not None else PerfPerDollar.Params()
-
-    @property
-    def params(self) -> PerfPerDollar.Params:
-        """The validated parameters."""
-        return self._params
+    bid_margin: common.BidMargin = 0.05
 
     def prerank(self, offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
         """Most DLPerf per dollar first, at the minimum bid and/or the ask as ``rental`` allows."""
@@ -49,7 +41,7 @@ class PerfPerDollar:
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""
-        margin = self._params.bid_margin
+        margin = self.bid_margin
         ranked = sorted(
             common.priced_candidates(ctx, margin),
             key=lambda p: (-_value(p.offer.dlperf, p.price), p.price, p.offer.id),

@@ -8,63 +8,53 @@ re-bid while the re-bid stays at or under ``release_above`` (and the cap), else 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from vastbid.core.instances import InstanceStatus
 from vastbid.strategies import _common as common
 from vastbid.strategies.base import Choice, StrategyContext, Verb
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class PriceThreshold:
-    """Buy cheap, let go when dear."""
+    """Buy cheap, let go when dear (thresholds in $/GPU/h)."""
 
     name: ClassVar[str] = "price_threshold"
+    bid_margin: common.BidMargin = 0.05
+    acquire_below: Annotated[float, Field(gt=0, le=128, description="acquire only under this $/GPU/h")]
+    release_above: Annotated[float, Field(gt=0, le=128, description="release a held instance above this $/GPU/h")]
 
-    class Params(common.MarginParams):
-        """Thresholds in $/GPU/h."""
-
-        acquire_below: float = Field(gt=0, le=128, description="acquire only under this $/GPU/h")
-        release_above: float = Field(gt=0, le=128, description="release a held instance above this $/GPU/h")
-
-        @model_validator(mode="after")
-        def _release_above_acquire(self) -> PriceThreshold.Params:
-            if self.release_above <= self.acquire_below:
-                raise ValueError(
-                    f"release_above ({self.release_above}) must be greater than acquire_below ({self.acquire_below})"
-                )
-            return self
-
-    def __init__(self, params: PriceThreshold.Params) -> None:
-        self._params = params
-
-    @property
-    def params(self) -> PriceThreshold.Params:
-        """The validated parameters."""
-        return self._params
+    def __post_init__(self) -> None:
+        if self.release_above <= self.acquire_below:
+            raise ValueError(
+                f"release_above ({self.release_above}) must be greater than acquire_below ({self.acquire_below})"
+            )
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""
-        p = self._params
-        below = [c for c in common.priced_candidates(ctx, p.bid_margin) if c.per_gpu < p.acquire_below - common.EPS]
+        below = [
+            c for c in common.priced_candidates(ctx, self.bid_margin) if c.per_gpu < self.acquire_below - common.EPS
+        ]
         ranked = sorted(below, key=lambda c: (c.per_gpu, c.offer.id))
         inst = common.held(ctx)
         release_why = None
         if inst is not None and inst.status is not InstanceStatus.OUTBID:
             per_gpu = inst.gpu_dph / max(inst.num_gpus, 1)
-            if per_gpu > p.release_above + common.EPS:
+            if per_gpu > self.release_above + common.EPS:
                 release_why = (
                     f"instance {inst.id} costs ${per_gpu:.4f}/GPU/h, over the release threshold "
-                    f"${p.release_above:.4f}/GPU/h: release"
+                    f"${self.release_above:.4f}/GPU/h: release"
                 )
         return common.choose_ranked(
             ctx,
             ranked,
-            margin=p.bid_margin,
-            goal=f"cheapest under ${p.acquire_below:.4f}/GPU/h",
-            facts={"strategy": self.name, "acquire_below": p.acquire_below, "release_above": p.release_above},
-            rebid_limit_per_gpu=p.release_above,
+            margin=self.bid_margin,
+            goal=f"cheapest under ${self.acquire_below:.4f}/GPU/h",
+            facts={"strategy": self.name, "acquire_below": self.acquire_below, "release_above": self.release_above},
+            rebid_limit_per_gpu=self.release_above,
             release_why=release_why,
             outbid_fallback=Verb.RELEASE,
         )

@@ -9,7 +9,8 @@ a strategy the front of its pre-ranking (cheapest first), so the band is taken a
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
@@ -19,31 +20,22 @@ from vastbid.strategies.base import Choice, MachineRecord, StrategyContext
 _UNSEEN = MachineRecord()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class StableCheapest:
     """Cheap enough, and least likely to be interrupted."""
 
     name: ClassVar[str] = "stable_cheapest"
-
-    class Params(common.MarginParams):
-        """``within_fraction``: how far over the cheapest $/GPU/h an offer may be to count as cheap."""
-
-        within_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
-
-    def __init__(self, params: StableCheapest.Params | None = None) -> None:
-        self._params = params if params is not None else StableCheapest.Params()
-
-    @property
-    def params(self) -> StableCheapest.Params:
-        """The validated parameters."""
-        return self._params
+    bid_margin: common.BidMargin = 0.05
+    within_fraction: Annotated[
+        float, Field(ge=0.0, le=1.0, description="how far over the cheapest $/GPU/h an offer may be to count as cheap")
+    ] = 0.1
 
     def choose(self, ctx: StrategyContext) -> Choice:
         """See the module docstring."""
-        p = self._params
-        priced = sorted(common.priced_candidates(ctx, p.bid_margin), key=lambda c: (c.per_gpu, c.offer.id))
-        facts: dict[str, object] = {"strategy": self.name, "within_fraction": p.within_fraction}
+        priced = sorted(common.priced_candidates(ctx, self.bid_margin), key=lambda c: (c.per_gpu, c.offer.id))
+        facts: dict[str, object] = {"strategy": self.name, "within_fraction": self.within_fraction}
         if priced:
-            limit = priced[0].per_gpu * (1.0 + p.within_fraction) + common.EPS
+            limit = priced[0].per_gpu * (1.0 + self.within_fraction) + common.EPS
             band = [c for c in priced if c.per_gpu <= limit]
             rest = priced[len(band) :]
             history = ctx.history
@@ -63,7 +55,7 @@ class StableCheapest:
         return common.choose_ranked(
             ctx,
             priced,
-            margin=p.bid_margin,
-            goal=f"most stable within {p.within_fraction:.0%} of the cheapest",
+            margin=self.bid_margin,
+            goal=f"most stable within {self.within_fraction:.0%} of the cheapest",
             facts=facts,
         )
