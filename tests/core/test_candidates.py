@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from core_factories import NOW, POLICY, job, offer, snapshot
+from core_factories import POLICY, snapshot
 
+from factories import job, offer
 from vastbid.core.budget import Budget
-from vastbid.core.choice import Choice, StrategyContext, StrategyParams, Verb
+from vastbid.core.choice import Choice, StrategyContext, Verb
 from vastbid.core.decide import decide
 from vastbid.core.jobs import Rental
 from vastbid.core.offers import Offer, RentalType
@@ -18,15 +19,10 @@ class HighestIdFirst:
     """Ranks by id, highest first, and records what it was asked and shown."""
 
     name: ClassVar[str] = "highest_id"
-    Params: ClassVar[type[StrategyParams]] = StrategyParams
 
     def __init__(self) -> None:
         self.preranks = 0
         self.shown: list[tuple[int, ...]] = []
-
-    @property
-    def params(self) -> StrategyParams:
-        return StrategyParams()
 
     def prerank(self, offers: Sequence[Offer], rental: Rental) -> Sequence[Offer]:
         self.preranks += 1
@@ -41,11 +37,11 @@ class HighestIdFirst:
 
 
 def test_a_group_is_ranked_once_and_each_job_sees_the_front_of_it_unclaimed() -> None:
-    offers = [offer(i, min_bid=0.1, dph=0.5 if i % 2 else 5.0) for i in range(1, 101)]
+    offers = [offer(i, min_bid=0.1, dph_total=0.5 if i % 2 else 5.0) for i in range(1, 101)]
     strategy = HighestIdFirst()
     jobs = [job(i, strategy="highest_id", rental="on_demand") for i in range(1, 4)]
     policy = type(POLICY)(deployment="t", candidate_window=3)
-    plan = decide(snapshot(offers), jobs, Budget(), {"highest_id": strategy}, NOW, policy)
+    plan = decide(snapshot(offers), jobs, budget=Budget(), strategies={"highest_id": strategy}, policy=policy)
     assert strategy.preranks == 1
     # odd ids are the affordable ones (cap $1/h); each job sees the next three not yet taken
     assert strategy.shown == [(99, 97, 95), (97, 95, 93), (95, 93, 91)]

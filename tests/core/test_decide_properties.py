@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from core_factories import NOW, strategies
+from core_factories import strategies
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import NOW, offer
 from vastbid.core.actions import ChangeBid, DestroyInstance, PlaceBid, RentOnDemand, StartInstance, StopInstance
 from vastbid.core.budget import Budget
 from vastbid.core.decide import decide
@@ -25,7 +26,7 @@ from vastbid.core.policy import DecidePolicy
 from vastbid.core.snapshot import MarketSnapshot
 from vastbid.errors import StrategyError
 from vastbid.strategies.base import Strategy
-from vastbid.strategies.registry import available, build_strategy
+from vastbid.strategies.registry import Registry
 
 FILTERS = ["", "gpu_name=RTX_4090"]
 
@@ -33,10 +34,11 @@ FILTERS = ["", "gpu_name=RTX_4090"]
 def _every_strategy() -> dict[str, Strategy]:
     """Every registered strategy that loads (price_threshold with thresholds), plus the test defaults."""
     built = strategies(0.05)
-    for name in available():
+    registry = Registry.from_entry_points()
+    for name in registry.names():
         params = {"acquire_below": 0.8, "release_above": 1.2} if name == "price_threshold" else None
         try:
-            built.setdefault(name, build_strategy(name, params))
+            built.setdefault(name, registry.build(name, params))
         except StrategyError:
             continue
     return built
@@ -53,13 +55,10 @@ def markets(draw: st.DrawFn) -> tuple[MarketSnapshot, list[Job], Budget, float]:
     for i in range(draw(st.integers(0, 30))):
         gpus = draw(st.sampled_from([1, 2]))
         offers[draw(st.sampled_from(FILTERS))].append(
-            Offer(
-                id=i,
+            offer(
+                i,
                 machine_id=draw(st.integers(1, 12)),
-                host_id=1,
-                gpu_name="RTX_4090",
                 num_gpus=gpus,
-                gpu_ram_gb=24.0,
                 dph_total=draw(money),
                 min_bid=draw(money),
                 dlperf=draw(st.floats(0.0, 50.0)),
@@ -175,8 +174,8 @@ def test_no_plan_breaks_a_budget_and_the_same_inputs_give_the_same_plan(
 ) -> None:
     snap, jobs, budget, hours = market
     policy = DecidePolicy(deployment="prop", hours_to_next_tick=hours, candidate_window=4)
-    plan = decide(snap, jobs, budget, STRATEGIES, NOW, policy)
-    assert plan == decide(snap, jobs, budget, STRATEGIES, NOW, policy)
+    plan = decide(snap, jobs, budget=budget, strategies=STRATEGIES, policy=policy)
+    assert plan == decide(snap, jobs, budget=budget, strategies=STRATEGIES, policy=policy)
 
     committed = committed_after(snap, plan)
     assert abs(committed - plan.committed_dph) < 1e-6

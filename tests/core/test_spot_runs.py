@@ -7,9 +7,16 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from vastbid.backtest.replay import _spot_stats, _up_runs
-from vastbid.core.offers import Offer
-from vastbid.core.spot_runs import DEFAULT_RETENTION, PAST_RUNS_KEPT, SpotRuns, SpotRunState, has_spot_capacity
+from factories import offer
+from vastbid.backtest.replay import spot_stats_at, up_runs
+from vastbid.core.spot_runs import (
+    DEFAULT_RETENTION,
+    PAST_RUNS_KEPT,
+    SpotRuns,
+    SpotRunState,
+    SpotStats,
+    has_spot_capacity,
+)
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 TICK = timedelta(minutes=10)
@@ -37,52 +44,38 @@ def feed(runs: SpotRuns, pattern: str, machine: int = 1, start: int = 0) -> None
             runs.observe(at(start + i), set(), {machine})
 
 
-def stats(runs: SpotRuns, now: datetime, machine: int = 1) -> dict[str, object]:
-    return dict(runs.stats_for([machine], now)[machine])
-
-
-def offer(machine_id: int, *, min_bid: float = 0.2, dph_total: float = 0.5, rentable: bool = True) -> Offer:
-    return Offer(
-        id=machine_id * 10,
-        machine_id=machine_id,
-        host_id=1,
-        gpu_name="RTX_4090",
-        num_gpus=1,
-        gpu_ram_gb=24.0,
-        dph_total=dph_total,
-        min_bid=min_bid,
-        rentable=rentable,
-    )
+def stats(runs: SpotRuns, now: datetime, machine: int = 1) -> SpotStats:
+    return runs.stats_for([machine], now)[machine]
 
 
 def test_a_run_lasts_from_the_first_tick_seen_up_to_the_first_tick_seen_down() -> None:
     runs = tracker()
     feed(runs, "UUUUD")
-    assert stats(runs, at(4)) == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(4)),)}
+    assert stats(runs, at(4)) == SpotStats(up_hours=0.0, past_up_hours=(pytest.approx(hours(4)),))
 
 
 def test_the_current_run_s_age_grows_with_time_and_past_runs_are_kept_oldest_first() -> None:
     runs = tracker()
     feed(runs, "UUDDUDUUU")
     result = stats(runs, at(8.5))
-    assert result["up_hours"] == pytest.approx(hours(2.5))
-    assert result["past_up_hours"] == (pytest.approx(hours(2)), pytest.approx(hours(1)))
+    assert result.up_hours == pytest.approx(hours(2.5))
+    assert result.past_up_hours == (pytest.approx(hours(2)), pytest.approx(hours(1)))
 
 
 def test_a_machine_missing_from_a_few_searches_keeps_its_run() -> None:
     runs = tracker()
     feed(runs, "UU..UU")
-    assert stats(runs, at(5)) == {"up_hours": pytest.approx(hours(5)), "past_up_hours": ()}
+    assert stats(runs, at(5)) == SpotStats(up_hours=pytest.approx(hours(5)), past_up_hours=())
 
 
 def test_a_machine_unseen_past_the_tolerance_ended_its_run_when_last_seen_up() -> None:
     runs = tracker()
     feed(runs, "UUU")
     # Not seen since tick 2: at tick 6 (4 ticks later, past the 3-tick tolerance) the run ended at tick 2.
-    assert stats(runs, at(6)) == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(2)),)}
+    assert stats(runs, at(6)) == SpotStats(up_hours=0.0, past_up_hours=(pytest.approx(hours(2)),))
     # Seen down later: the run is still the one that ended at its last sighting, not one ending now.
     feed(runs, "D", start=7)
-    assert stats(runs, at(7)) == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(2)),)}
+    assert stats(runs, at(7)) == SpotStats(up_hours=0.0, past_up_hours=(pytest.approx(hours(2)),))
 
 
 def test_a_gap_in_observation_makes_neither_a_long_run_nor_a_fake_one() -> None:
@@ -92,14 +85,14 @@ def test_a_gap_in_observation_makes_neither_a_long_run_nor_a_fake_one() -> None:
     back = 2 + 60
     feed(runs, "UU", start=back)
     result = stats(runs, at(back + 1))
-    assert result["past_up_hours"] == (pytest.approx(hours(1)),)
-    assert result["up_hours"] == pytest.approx(hours(1))
+    assert result.past_up_hours == (pytest.approx(hours(1)),)
+    assert result.up_hours == pytest.approx(hours(1))
 
 
 def test_a_machine_seen_without_spot_capacity_has_no_run() -> None:
     runs = tracker()
     feed(runs, "DDD")
-    assert stats(runs, at(2)) == {"up_hours": 0.0, "past_up_hours": ()}
+    assert stats(runs, at(2)) == SpotStats(up_hours=0.0, past_up_hours=())
 
 
 def test_machines_never_seen_are_left_out_of_the_statistics() -> None:
@@ -113,7 +106,7 @@ def test_at_most_the_last_200_run_lengths_are_kept() -> None:
     # Runs of 1, 2, 3, ... ticks, each followed by a tick down.
     pattern = "".join("U" * (n % 7 + 1) + "D" for n in range(PAST_RUNS_KEPT + 50))
     feed(runs, pattern)
-    past = stats(runs, at(len(pattern)))["past_up_hours"]
+    past = stats(runs, at(len(pattern))).past_up_hours
     assert isinstance(past, tuple)
     assert len(past) == PAST_RUNS_KEPT
     expected = [hours(n % 7 + 1) for n in range(50, PAST_RUNS_KEPT + 50)]
@@ -135,20 +128,21 @@ def test_an_observation_from_the_past_is_ignored() -> None:
     runs = tracker()
     feed(runs, "UUU")
     runs.observe(at(1), set(), {1})
-    assert stats(runs, at(2)) == {"up_hours": pytest.approx(hours(2)), "past_up_hours": ()}
+    assert stats(runs, at(2)) == SpotStats(up_hours=pytest.approx(hours(2)), past_up_hours=())
 
 
 def test_spot_capacity_is_a_rentable_offer_whose_minimum_bid_is_under_its_on_demand_price() -> None:
-    assert has_spot_capacity(offer(1))
-    assert not has_spot_capacity(offer(1, min_bid=0.5, dph_total=0.5))
-    assert not has_spot_capacity(offer(1, rentable=False))
+    assert has_spot_capacity(offer(machine_id=1))
+    assert not has_spot_capacity(offer(machine_id=1, min_bid=0.5, dph_total=0.5))
+    assert not has_spot_capacity(offer(machine_id=1, rentable=False))
     runs = tracker()
-    runs.observe_offers(at(0), [offer(1), offer(2, min_bid=0.6), offer(3, rentable=False)])
-    runs.observe_offers(at(1), [offer(1), offer(2, min_bid=0.6), offer(3, rentable=False)])
+    listing = [offer(machine_id=1), offer(machine_id=2, min_bid=0.6), offer(machine_id=3, rentable=False)]
+    runs.observe_offers(at(0), listing)
+    runs.observe_offers(at(1), listing)
     result = runs.stats_for([1, 2, 3], at(1))
-    assert result[1]["up_hours"] == pytest.approx(hours(1))
-    assert result[2] == {"up_hours": 0.0, "past_up_hours": ()}
-    assert result[3] == {"up_hours": 0.0, "past_up_hours": ()}
+    assert result[1].up_hours == pytest.approx(hours(1))
+    assert result[2] == SpotStats(up_hours=0.0, past_up_hours=())
+    assert result[3] == SpotStats(up_hours=0.0, past_up_hours=())
 
 
 def test_twenty_thousand_machines_are_each_tracked_on_every_tick() -> None:
@@ -160,8 +154,8 @@ def test_twenty_thousand_machines_are_each_tracked_on_every_tick() -> None:
         runs.observe(at(tick), half if tick % 2 else machines, machines)
         result = runs.stats_for(machines, at(tick))
     assert len(result) == 20_000
-    assert result[0] == {"up_hours": pytest.approx(hours(5)), "past_up_hours": ()}  # up on every tick
-    assert result[1] == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(1)),) * 3}  # up one tick in two
+    assert result[0] == SpotStats(up_hours=pytest.approx(hours(5)), past_up_hours=())  # up on every tick
+    assert result[1] == SpotStats(up_hours=0.0, past_up_hours=(pytest.approx(hours(1)),) * 3)  # up one tick in two
     assert result[19_999] == result[1]
 
 
@@ -169,15 +163,15 @@ def test_with_the_tick_as_resolution_ages_and_lengths_are_the_backtest_replay_s(
     pattern = "DUUUDDUUDUUUUUD..UUD"
     runs = SpotRuns(TOLERANCE, resolution=TICK)
     available = np.array([char == "U" for char in pattern])
-    intervals = _up_runs(available)
+    intervals = up_runs(available)
     for tick, char in enumerate(pattern):
         feed(runs, char, start=tick)
         if char == ".":
             continue  # the replay has no unobserved ticks
-        replayed = _spot_stats(intervals, available, tick, hours(1))
+        replayed = spot_stats_at(intervals, available, tick, hours(1))
         seen = stats(runs, at(tick))
-        assert seen["up_hours"] == pytest.approx(replayed["up_hours"])
-        assert seen["past_up_hours"] == pytest.approx(replayed["past_up_hours"])
+        assert seen.up_hours == pytest.approx(replayed.up_hours)
+        assert seen.past_up_hours == pytest.approx(replayed.past_up_hours)
 
 
 # --- snapshot and restore (a daemon restart) ---------------------------------------------------------------------
@@ -236,9 +230,11 @@ def test_after_a_restart_past_the_tolerance_the_open_run_ended_at_its_last_sight
     after = restarted(before)
     # The daemon was down for ten hours: asked, or seeing the machine up again, the run ended after tick 2.
     back = 2 + 60
-    assert stats(after, at(back)) == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(3)),)}
+    assert stats(after, at(back)) == SpotStats(up_hours=0.0, past_up_hours=(pytest.approx(hours(3)),))
     feed(after, "U", start=back)
-    assert stats(after, at(back)) == {"up_hours": pytest.approx(hours(1)), "past_up_hours": (pytest.approx(hours(3)),)}
+    assert stats(after, at(back)) == SpotStats(
+        up_hours=pytest.approx(hours(1)), past_up_hours=(pytest.approx(hours(3)),)
+    )
 
 
 def test_after_a_short_restart_the_open_run_goes_on() -> None:
@@ -246,7 +242,7 @@ def test_after_a_short_restart_the_open_run_goes_on() -> None:
     feed(before, "UUU")
     after = restarted(before)
     feed(after, "UD", start=4)  # back within the tolerance
-    assert stats(after, at(5)) == {"up_hours": 0.0, "past_up_hours": (pytest.approx(hours(5)),)}
+    assert stats(after, at(5)) == SpotStats(up_hours=0.0, past_up_hours=(pytest.approx(hours(5)),))
 
 
 def test_an_observation_older_than_the_snapshot_is_ignored_after_a_restore() -> None:
@@ -255,7 +251,7 @@ def test_an_observation_older_than_the_snapshot_is_ignored_after_a_restore() -> 
     after = restarted(before)
     after.observe(at(1), set(), {1})  # the clock stepped back across the restart
     after.observe(at(2), set(), {1})
-    assert stats(after, at(2)) == {"up_hours": pytest.approx(hours(2)), "past_up_hours": ()}
+    assert stats(after, at(2)) == SpotStats(up_hours=pytest.approx(hours(2)), past_up_hours=())
     assert restarted(tracker()).snapshot() == []  # an empty snapshot: the first observation counts
     empty = restarted(tracker())
     feed(empty, "U", start=0)
@@ -284,8 +280,8 @@ def test_a_restore_keeps_the_tracker_s_settings_and_drops_what_cannot_be_measure
         ]
     )
     assert runs.stats_for([1, 2], at(5)) == {
-        1: {"up_hours": 0.0, "past_up_hours": (3.0, 4.0, 5.0)},
-        2: {"up_hours": 0.0, "past_up_hours": ()},
+        1: SpotStats(up_hours=0.0, past_up_hours=(3.0, 4.0, 5.0)),
+        2: SpotStats(up_hours=0.0, past_up_hours=()),
     }
     runs.restore([])
     assert len(runs) == 0

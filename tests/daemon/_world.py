@@ -15,9 +15,13 @@ import pytest
 from vastbid.core.budget import Budget
 from vastbid.core.instances import Instance
 from vastbid.daemon.clock import EpochClock
+from vastbid.daemon.executor import Checkpoint
+from vastbid.daemon.memory import MarketMemory
 from vastbid.daemon.tick import Daemon, DaemonConfig, TickResult
+from vastbid.obs.metrics import Metrics
 from vastbid.sim import ManualClock, SimConfig, Simulator
 from vastbid.store.store import Store, open_store
+from vastbid.strategies.registry import Registry
 from vastbid.vast.factory import make_market_api
 from vastbid.vast.port import MarketApi
 
@@ -54,7 +58,16 @@ class World:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
 
-    def daemon(self, **config: Any) -> Daemon:
+    def daemon(
+        self,
+        *,
+        registry: Registry | None = None,
+        metrics: Metrics | None = None,
+        memory: MarketMemory | None = None,
+        checkpoint: Checkpoint | None = None,
+        **config: Any,
+    ) -> Daemon:
+        """A daemon on this world; ``config`` goes to ``DaemonConfig``."""
         options: dict[str, Any] = {
             "deployment": DEPLOYMENT,
             "tick_seconds": TICK_SECONDS,
@@ -62,7 +75,16 @@ class World:
             "config_hash": "test",
         }
         options.update(config)
-        return Daemon(DaemonConfig(**options), self.api, self.store, EpochClock(self.clock.now))
+        return Daemon(
+            DaemonConfig(**options),
+            self.api,
+            self.store,
+            EpochClock(self.clock.now),
+            registry=registry,
+            metrics=metrics,
+            memory=memory,
+            checkpoint=checkpoint,
+        )
 
     def other_client(self) -> MarketApi:
         """A second client on the same account (a competitor's or the user's own hand)."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import structlog
@@ -12,11 +12,12 @@ from structlog.testing import capture_logs
 
 from vastbid.core.choice import Choice, StrategyContext
 from vastbid.core.offers import Offer
-from vastbid.core.spot_runs import SpotRunState, has_spot_capacity
-from vastbid.daemon import tick as tick_module
+from vastbid.core.spot_runs import SpotRunState, SpotStats, has_spot_capacity
+from vastbid.daemon import memory as memory_module
+from vastbid.daemon.tick import Daemon
 from vastbid.errors import StoreError
 from vastbid.strategies.deadline_aware import DeadlineAware
-from vastbid.strategies.registry import build_strategy
+from vastbid.strategies.registry import Registry
 from vastbid.vast.port import CreateRequest
 
 from ._world import TICK_SECONDS, World, job_spec
@@ -28,7 +29,7 @@ FILTER_3090 = "gpu_name=RTX_3090 num_gpus=1"
 class _Recording(DeadlineAware):
     """``deadline_aware`` that keeps every context it was shown."""
 
-    seen: list[StrategyContext]
+    seen: ClassVar[list[StrategyContext]] = []
 
     def choose(self, ctx: StrategyContext) -> Choice:
         self.seen.append(ctx)
@@ -36,19 +37,16 @@ class _Recording(DeadlineAware):
 
 
 @pytest.fixture
-def shown(monkeypatch: pytest.MonkeyPatch) -> list[StrategyContext]:
-    """The contexts the daemon's ``deadline_aware`` strategies are shown, in order."""
+def shown() -> list[StrategyContext]:
+    """The contexts the daemon's ``deadline_aware`` strategies are shown, in order (see ``recording``)."""
     contexts: list[StrategyContext] = []
-
-    def build(name: str, params: Mapping[str, Any] | None = None) -> Any:
-        if name != "deadline_aware":
-            return build_strategy(name, params)
-        strategy = _Recording(DeadlineAware.Params.model_validate(dict(params or {})))
-        strategy.seen = contexts
-        return strategy
-
-    monkeypatch.setattr(tick_module, "build_strategy", build)
+    _Recording.seen = contexts
     return contexts
+
+
+def recording(world: World) -> Daemon:
+    """A daemon whose ``deadline_aware`` records what it is shown."""
+    return world.daemon(registry=Registry({"deadline_aware": _Recording}))
 
 
 def deadline_spec(world: World, name: str = "deadline", **extra: Any) -> dict[str, Any]:
@@ -57,10 +55,8 @@ def deadline_spec(world: World, name: str = "deadline", **extra: Any) -> dict[st
     return job_spec(name, 3, **{**fields, **extra})
 
 
-def stats_of(ctx: StrategyContext) -> dict[int, dict[str, Any]]:
-    stats = ctx.job.extra.get("spot_stats")
-    assert isinstance(stats, dict)
-    return stats
+def stats_of(ctx: StrategyContext) -> dict[int, SpotStats]:
+    return dict(ctx.spot_stats)
 
 
 def spot_offers(offers: tuple[Offer, ...] | list[Offer]) -> list[Offer]:
@@ -71,7 +67,7 @@ def test_a_deadline_job_s_strategy_sees_spot_ages_of_its_candidates_and_the_stor
     world: World, shown: list[StrategyContext]
 ) -> None:
     job = world.store.jobs.submit(deadline_spec(world))
-    daemon = world.daemon()
+    daemon = recording(world)
     world.run(daemon, 4)
 
     assert len(shown) == 4
@@ -84,18 +80,17 @@ def test_a_deadline_job_s_strategy_sees_spot_ages_of_its_candidates_and_the_stor
     # (four ticks seen up, each counted whole, as in the backtests).
     steady = [o.machine_id for o in spot_offers(shown[0].offers) if o.machine_id in last]
     assert steady
-    ages = [last[m]["up_hours"] for m in steady]
+    ages = [last[m].up_hours for m in steady]
     assert max(ages) == pytest.approx(4 * TICK_SECONDS / 3600.0)
-    assert all(first[m]["up_hours"] == pytest.approx(TICK_SECONDS / 3600.0) for m in steady)  # one tick seen
+    assert all(first[m].up_hours == pytest.approx(TICK_SECONDS / 3600.0) for m in steady)  # one tick seen
 
     stored = world.store.jobs.get(job.id)
-    assert "spot_stats" not in stored.extra
-    assert all("spot_stats" not in j.extra for j in world.store.jobs.list())
+    assert stored.extra == {} or set(stored.extra) == {"running_seen_at"}  # the statistics are never stored
 
 
 def test_a_machine_rented_away_ended_its_run_when_last_seen(world: World, shown: list[StrategyContext]) -> None:
     world.store.jobs.submit(deadline_spec(world, offer_filter=FILTER_3090))
-    daemon = world.daemon()
+    daemon = recording(world)
     world.run(daemon, 3)
     ours = {i.machine_id for i in world.ours()}
     others = [o for o in spot_offers(shown[-1].offers) if o.machine_id not in ours]
@@ -110,29 +105,32 @@ def test_a_machine_rented_away_ended_its_run_when_last_seen(world: World, shown:
     world.run(daemon, 5)
 
     assert all(o.machine_id != machine for o in shown[-1].offers)  # gone from the listing
-    stats = daemon.spot_runs.stats_for([machine], world.now())[machine]
+    stats = daemon.memory.spot_runs.stats_for([machine], world.now())[machine]
     # Seen up on the first three ticks, then never again: the run lasted those three ticks.
-    assert stats == {"up_hours": 0.0, "past_up_hours": (pytest.approx(3 * TICK_SECONDS / 3600.0),)}
+    assert stats == SpotStats(up_hours=0.0, past_up_hours=(pytest.approx(3 * TICK_SECONDS / 3600.0),))
 
 
 def test_jobs_without_a_deadline_get_no_spot_statistics(world: World, shown: list[StrategyContext]) -> None:
     world.store.jobs.submit(deadline_spec(world, deadline=None, work_hours=None))
-    world.run(world.daemon(), 2)
+    world.run(recording(world), 2)
     assert shown
-    assert all("spot_stats" not in ctx.job.extra for ctx in shown)
+    assert all(not ctx.spot_stats for ctx in shown)
 
 
-def test_statistics_the_job_already_carries_are_left_as_they_are(world: World, shown: list[StrategyContext]) -> None:
-    given = {"7": {"up_hours": 1.0, "past_up_hours": [2.0, 3.0]}}
-    job = world.store.jobs.submit(deadline_spec(world))
-    world.store.jobs.update(job.id, extra={"spot_stats": given})
-    world.run(world.daemon(), 2)
-    assert all(ctx.job.extra["spot_stats"] == given for ctx in shown)
+def test_a_spot_source_given_to_the_memory_stands_in_for_the_measured_runs(
+    world: World, shown: list[StrategyContext]
+) -> None:
+    given = {7: SpotStats(up_hours=1.0, past_up_hours=(2.0, 3.0))}
+    world.store.jobs.submit(deadline_spec(world))
+    memory = memory_module.MarketMemory(timedelta(seconds=TICK_SECONDS), spot_source=lambda _m, _now: given)
+    daemon = world.daemon(registry=Registry({"deadline_aware": _Recording}), memory=memory)
+    world.run(daemon, 2)
+    assert shown and all(ctx.spot_stats == given for ctx in shown)
 
 
 # --- across a restart ----------------------------------------------------------------------------------------------
 
-SAVE_TICKS = int(tick_module.SPOT_RUNS_SAVE_EVERY / timedelta(seconds=TICK_SECONDS))
+SAVE_TICKS = int(memory_module.SAVE_EVERY / timedelta(seconds=TICK_SECONDS))
 """Ticks after a start until the spot runs are first saved."""
 
 
@@ -140,7 +138,7 @@ def test_a_restarted_daemon_shows_deadline_strategies_the_runs_the_first_one_lea
     world: World, shown: list[StrategyContext]
 ) -> None:
     world.store.jobs.submit(deadline_spec(world, offer_filter=FILTER_3090))
-    first = world.daemon()
+    first = recording(world)
     world.run(first, 3)
     ours = {i.machine_id for i in world.ours()}
     machine = next(o.machine_id for o in spot_offers(shown[-1].offers) if o.machine_id not in ours)
@@ -153,18 +151,18 @@ def test_a_restarted_daemon_shows_deadline_strategies_the_runs_the_first_one_lea
     world.run(first, 5)  # the machine gone past the tolerance: its three-tick run is over
     rival.destroy_instance(rented.instance_id)
     world.run(first, SAVE_TICKS + 1 - 8)  # back up, until the first save at the end of the last tick
-    learned = first.spot_runs.snapshot()
+    learned = first.memory.spot_runs.snapshot()
     assert learned and learned[-1].last_seen == world.now() - timedelta(seconds=TICK_SECONDS)
-    expected = first.spot_runs.stats_for([s.machine_id for s in learned], world.now())
-    assert expected[machine]["past_up_hours"] == (pytest.approx(3 * TICK_SECONDS / 3600.0),)
+    expected = first.memory.spot_runs.stats_for([s.machine_id for s in learned], world.now())
+    assert expected[machine].past_up_hours == (pytest.approx(3 * TICK_SECONDS / 3600.0),)
 
-    restarted = world.daemon()  # a new process over the same database
+    restarted = recording(world)  # a new process over the same database
     world.run(restarted, 1)
 
     after = stats_of(shown[-1])
     assert after and set(after) <= set(expected)
     assert after == {m: expected[m] for m in after}  # ages and past runs as if the daemon had never stopped
-    assert after[machine]["past_up_hours"] == (pytest.approx(3 * TICK_SECONDS / 3600.0),)
+    assert after[machine].past_up_hours == (pytest.approx(3 * TICK_SECONDS / 3600.0),)
 
 
 @pytest.fixture
@@ -175,7 +173,7 @@ def tick_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]
     ``cache_logger_on_first_use``), which ``capture_logs`` alone cannot see past: a fresh one is put in its place.
     """
     with capture_logs() as logs:
-        monkeypatch.setattr(tick_module, "log", structlog.get_logger("vastbid.tick"))
+        monkeypatch.setattr(memory_module, "log", structlog.get_logger("vastbid.memory"))
         yield logs
 
 
@@ -198,8 +196,8 @@ def test_a_failed_save_is_logged_the_tick_carries_on_and_the_next_tick_saves(
 
     monkeypatch.undo()
     assert world.run(daemon, 1)[0].ok
-    assert set(world.store.spot_runs.load()) == set(daemon.spot_runs.snapshot())
-    assert len(daemon.spot_runs) > 0
+    assert set(world.store.spot_runs.load()) == set(daemon.memory.spot_runs.snapshot())
+    assert len(daemon.memory.spot_runs) > 0
 
 
 def test_nothing_is_saved_over_the_stored_runs_until_they_could_be_loaded(
@@ -221,7 +219,7 @@ def test_nothing_is_saved_over_the_stored_runs_until_they_could_be_loaded(
     assert world.store.spot_runs.load() == [kept]  # never replaced by what the daemon saw without it
 
     world.run(daemon, SAVE_TICKS + 1)  # loaded on the next tick, saved a save period later
-    assert daemon.spot_runs.stats_for([999_999], world.now())[999_999]["past_up_hours"] == (5.0, 7.0)
+    assert daemon.memory.spot_runs.stats_for([999_999], world.now())[999_999].past_up_hours == (5.0, 7.0)
     saved = {s.machine_id: s for s in world.store.spot_runs.load()}
     assert saved[999_999] == kept
     assert len(saved) > 1

@@ -19,8 +19,8 @@ Choices that make the two engines comparable (measured differences are in ``DIFF
   the bid preempts in the replay; when the trace has no capacity an outsider bid above any cap holds the machine;
 - no other market participants (``processes=False``); the disk is tiny (storage is billed by the simulator at a
   fixed $0.1/GB/month and cannot be set to zero);
-- each tick the job's ``extra["spot_stats"]`` gets what a market recorder would have seen of each zone before
-  now (the same figures the replay gives ``deadline_aware``).
+- each tick the daemon's ``MarketMemory`` gives, through its ``spot_source``, what a market recorder would have
+  seen of each zone before now (the same figures the replay gives ``deadline_aware``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import math
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -48,17 +48,18 @@ from vastbid.backtest.replay import (
     ON_DEMAND,
     PREEMPTED,
     SPOT,
-    SPOT_STATS_KEY,
     RunResult,
-    _spot_stats,
-    _up_runs,
+    spot_stats_at,
+    up_runs,
 )
 from vastbid.backtest.traces import TraceSet
 from vastbid.config.settings import OrphanPolicy
 from vastbid.core.budget import Budget
 from vastbid.core.jobs import JobState
 from vastbid.core.offers import RentalType
+from vastbid.core.spot_runs import SpotStats
 from vastbid.daemon.clock import EpochClock
+from vastbid.daemon.memory import MarketMemory
 from vastbid.daemon.tick import Daemon, DaemonConfig
 from vastbid.errors import BacktestError
 from vastbid.sim import ManualClock, SimConfig, Simulator
@@ -66,6 +67,7 @@ from vastbid.store.schema import SpendRow
 from vastbid.store.spend import SpendKind
 from vastbid.store.store import Store, open_store
 from vastbid.strategies.base import Strategy
+from vastbid.strategies.registry import strategy_params
 from vastbid.vast.factory import make_market_api
 
 DEPLOYMENT = "backtest"
@@ -191,15 +193,14 @@ def _run(  # noqa: PLR0917 - the public function's arguments, passed on
             config_hash="backtest",
             orphan_policy=OrphanPolicy.DESTROY,
         )
-        daemon = Daemon(config, api, store, EpochClock(clock.now))
         stats = _StatsFeed(traces, start_tick, machine_zone)
+        memory = MarketMemory(timedelta(seconds=gap), spot_source=stats.source)
+        daemon = Daemon(config, api, store, EpochClock(clock.now), memory=memory)
         result = DaemonRunResult(strategy=strategy.name, start_tick=start_tick)
         timeline = np.zeros(shape.deadline_ticks, dtype=np.int8)
         where = np.full(shape.deadline_ticks, -1, dtype=np.int16)
         for t in range(shape.deadline_ticks + 1):
-            current = store.jobs.get(job.id)
-            if not current.state.is_final:
-                store.jobs.update(job.id, extra={**current.extra, SPOT_STATS_KEY: stats.at(start_tick + t)})
+            stats.tick = start_tick + t
             outcome = daemon.tick()
             result.ticks += 1
             result.failed_ticks += 0 if outcome.ok else 1
@@ -245,7 +246,7 @@ def _job_spec(strategy: Strategy, traces: TraceSet, shape: JobShape, created: da
         "restart_overhead_hours": shape.overhead_hours,
         "resumable": True,
         "strategy": strategy.name,
-        "strategy_params": strategy.params.model_dump(mode="json"),
+        "strategy_params": strategy_params(strategy),
     }
 
 
@@ -282,15 +283,18 @@ class _StatsFeed:
 
     def __init__(self, traces: TraceSet, start_tick: int, machine_zone: dict[int, int]) -> None:
         self._avail = traces.available()
-        self._runs = [_up_runs(self._avail[z]) for z in range(len(traces.zones))]
+        self._runs = [up_runs(self._avail[z]) for z in range(len(traces.zones))]
         self._gap = traces.gap_hours
         self._last = traces.ticks - 1
         self._machine_zone = machine_zone
+        self.tick = start_tick
+        """The trace tick the daemon's next tick stands at."""
 
-    def at(self, tick: int) -> dict[int, dict[str, object]]:
-        tick = min(tick, self._last)
+    def source(self, _machines: Collection[int], _now: datetime) -> dict[int, SpotStats]:
+        """A ``SpotSource``: every zone machine's statistics at ``tick`` (whatever the group's offers show)."""
+        tick = min(self.tick, self._last)
         return {
-            machine: _spot_stats(self._runs[z], self._avail[z], tick, self._gap)
+            machine: spot_stats_at(self._runs[z], self._avail[z], tick, self._gap)
             for machine, z in self._machine_zone.items()
         }
 

@@ -6,9 +6,9 @@ Each tick, in order:
    returns at a price within its bid;
 2. the strategy sees the context a daemon would give it: one ``Offer`` per zone (``min_bid`` = the spot price,
    or ``UNAVAILABLE_MIN_BID`` when the zone has no capacity; ``dph_total`` = the on-demand price), the job
-   (progress, interruptions, ``on_demand_since``, and in ``extra["spot_stats"]`` per machine id what a market
-   recorder saw up to now: the age of the current run of spot capacity and the lengths of past runs), its
-   instance, and ``history`` per zone (our rentals and the preemptions we suffered there);
+   (progress, interruptions, ``on_demand_since``), its instance, ``history`` per zone (our rentals and the
+   preemptions we suffered there) and ``spot_stats`` per machine id, what a market recorder saw up to now: the
+   age of the current run of spot capacity and the lengths of past runs;
 3. its choice is applied: ``ACQUIRE``/``MIGRATE`` start a new instance (restart overhead first), ``REBID`` moves
    the bid, ``RELEASE`` drops the instance, ``KEEP``/``WAIT`` change nothing;
 4. the tick is accounted: a working instance costs the tick's price (on demand: the ask; interruptible: the
@@ -29,14 +29,13 @@ from vastbid.backtest.traces import TraceSet
 from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.jobs import Job, JobSpec, JobState
 from vastbid.core.offers import Offer, RentalType
+from vastbid.core.spot_runs import SpotStats
 from vastbid.errors import BacktestError
 from vastbid.strategies.base import MachineRecord, Strategy, StrategyContext, Verb
 
 UNAVAILABLE_MIN_BID = 100.0
 """The minimum bid a zone shows when it has no interruptible capacity ($/h; 10x on demand when that is more)."""
 
-SPOT_STATS_KEY = "spot_stats"
-"""``job.extra`` key: per machine id, what a market recorder saw of spot capacity *before* now (see ``_spot_stats``)."""
 PAST_RUNS_KEPT = 200
 
 IDLE, ON_DEMAND, SPOT, PREEMPTED = 0, 1, 2, 3
@@ -122,7 +121,7 @@ def replay(strategy: Strategy, traces: TraceSet, shape: JobShape, start_tick: in
     gpu_name = traces.zones[0].gpu_name or "GPU"
     num_gpus = traces.zones[0].num_gpus
 
-    runs = [_up_runs(avail[z]) for z in range(zones)]
+    runs = [up_runs(avail[z]) for z in range(zones)]
     result = RunResult(strategy=strategy.name, start_tick=start_tick)
     timeline = np.zeros(shape.deadline_ticks, dtype=np.int8)
     where = np.full(shape.deadline_ticks, -1, dtype=np.int16)
@@ -175,14 +174,17 @@ def replay(strategy: Strategy, traces: TraceSet, shape: JobShape, start_tick: in
             instance_id=held.instance_id if held is not None else None,
             interruptions=result.interruptions,
             on_demand_since=on_demand_since,
-            extra={SPOT_STATS_KEY: {z + 1: _spot_stats(runs[z], avail[z], a, gap) for z in range(zones)}},
         )
+        spot_stats = {z + 1: spot_stats_at(runs[z], avail[z], a, gap) for z in range(zones)}
         history = {
             z + 1: MachineRecord(interruptions=preempted_at[z], rentals=rentals[z], hours_observed=hours_on[z])
             for z in range(zones)
             if rentals[z]
         }
-        choice = strategy.choose(StrategyContext(job=job, offers=offers, now=now, instance=instance, history=history))
+        ctx = StrategyContext(
+            job=job, offers=offers, now=now, instance=instance, history=history, spot_stats=spot_stats
+        )
+        choice = strategy.choose(ctx)
         # 3. apply it
         if choice.verb in (Verb.ACQUIRE, Verb.MIGRATE):
             if choice.offer is None or choice.offer not in offers or choice.rental is None:
@@ -252,16 +254,16 @@ def replay(strategy: Strategy, traces: TraceSet, shape: JobShape, start_tick: in
     return result
 
 
-def _up_runs(available: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def up_runs(available: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Starts and ends (exclusive) of the runs of consecutive available ticks."""
     padded = np.concatenate(([False], available, [False])).astype(np.int8)
     edges = np.diff(padded)
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _spot_stats(
+def spot_stats_at(
     runs: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]], available: npt.NDArray[np.bool_], tick: int, gap: float
-) -> dict[str, object]:
+) -> SpotStats:
     """Past-only facts: the current run's age (hours, 0 when no capacity) and the last completed runs' lengths."""
     starts, ends = runs
     completed = int(np.searchsorted(ends, tick, side="right"))
@@ -271,7 +273,7 @@ def _spot_stats(
     if available[tick]:
         current = int(np.searchsorted(starts, tick, side="right")) - 1
         age = float(tick - starts[current] + 1) * gap
-    return {"up_hours": age, "past_up_hours": lengths}
+    return SpotStats(up_hours=age, past_up_hours=lengths)
 
 
 def _instance_view(held: _Held | None, offers: list[Offer], gpu_name: str, num_gpus: int) -> Instance | None:

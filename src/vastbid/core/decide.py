@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from vastbid.core.actions import (
@@ -44,9 +43,10 @@ from vastbid.core.labels import make_label
 from vastbid.core.ledger import EPS_DPH, Ledger, caps_of, instance_commit, instance_gpu_commit, job_max_cost
 from vastbid.core.lifecycle import exit_code, migration_refusal, serve_key, shed_key
 from vastbid.core.offers import Offer, RentalType
-from vastbid.core.plan import JobDecision, Plan
+from vastbid.core.plan import ErrorCause, JobDecision, JobOutcome, Plan, StrategyUnavailable
 from vastbid.core.policy import DecidePolicy, strategy_key
 from vastbid.core.snapshot import MarketSnapshot
+from vastbid.core.spot_runs import SpotStats
 
 _RUNNING = frozenset({InstanceStatus.RUNNING, InstanceStatus.LOADING})
 _ALLOWED: Mapping[Rental, frozenset[RentalType]] = {
@@ -56,16 +56,19 @@ _ALLOWED: Mapping[Rental, frozenset[RentalType]] = {
 }
 
 
-def decide(  # noqa: PLR0917 (the signature the daemon and backtest call)
+def decide(
     snapshot: MarketSnapshot,
     jobs: Sequence[Job],
+    *,
     budget: Budget,
-    strategies: Mapping[str, Strategy],
-    now: datetime,
+    strategies: Mapping[str, Strategy | StrategyUnavailable],
     policy: DecidePolicy,
 ) -> Plan:
-    """The plan for this tick (see the module docstring). ``strategies`` maps ``strategy_key`` values to strategies."""
-    return _Decider(snapshot, budget, strategies, now, policy).run(jobs)
+    """The plan for this tick (see the module docstring); "now" is ``snapshot.taken_at``.
+
+    ``strategies`` maps ``strategy_key`` values to strategies (or to why one could not be built).
+    """
+    return _Decider(snapshot, budget, strategies, policy).run(jobs)
 
 
 class _Decider:
@@ -75,14 +78,13 @@ class _Decider:
         self,
         snapshot: MarketSnapshot,
         budget: Budget,
-        strategies: Mapping[str, Strategy],
-        now: datetime,
+        strategies: Mapping[str, Strategy | StrategyUnavailable],
         policy: DecidePolicy,
     ) -> None:
         self.snapshot = snapshot
         self.budget = budget
         self.strategies = strategies
-        self.now = now
+        self.now = snapshot.taken_at
         self.policy = policy
         hours = policy.hours_to_next_tick
         self.ledger = Ledger(
@@ -98,10 +100,16 @@ class _Decider:
 
     # --- bookkeeping ---------------------------------------------------------------------------------------
 
-    def _note(self, job: Job, outcome: str, why: str, *, strategy: str = "", choice: Choice | None = None) -> None:
+    def _note(
+        self, job: Job, outcome: JobOutcome, why: str, *, strategy: str = "", choice: Choice | None = None
+    ) -> None:
         facts: dict[str, Any] = dict(choice.facts) if choice is not None else {}
         ranked = choice.ranked if choice is not None else ()
         self.decisions[job.id] = JobDecision(job.id, strategy, outcome, why, ranked, facts)
+
+    def _error(self, job: Job, cause: ErrorCause, why: str, *, strategy: str = "") -> None:
+        """Deciding for this job failed; the others go on (nothing is planned for it this tick)."""
+        self.decisions[job.id] = JobDecision(job.id, strategy, JobOutcome.ERROR, why, cause=cause)
 
     def _destroy(self, job_id: int | None, inst: Instance, reason: str, facts: Mapping[str, Any] | None = None) -> None:
         if inst.id in self.destroyed:
@@ -122,7 +130,7 @@ class _Decider:
             if live is not None and live.id not in self.destroyed:
                 why = f"job is {job.state.value}: its instance {live.id} must not bill any more"
                 self._destroy(job.id, live, why)
-                self._note(job, "destroy", why)
+                self._note(job, JobOutcome.DESTROY, why)
             return None
         deadline = job.spec.deadline
         if deadline is not None and self.now >= deadline:
@@ -130,7 +138,7 @@ class _Decider:
             if live is not None:
                 self._destroy(job.id, live, why)
             self._update(job, JobState.EXPIRED, why, detach=live is not None)
-            self._note(job, "expire", why)
+            self._note(job, JobOutcome.EXPIRE, why)
             return None
         if (job.instance_id is not None and live is None) or (
             job.instance_id is None and job.state is JobState.RUNNING
@@ -141,7 +149,7 @@ class _Decider:
                 else "running without an instance: back to the queue"
             )
             self._update(job, JobState.QUEUED, why, detach=True)
-            self._note(job, "requeue", why)
+            self._note(job, JobOutcome.REQUEUE, why)
             job = dataclasses.replace(job, state=JobState.QUEUED, instance_id=None)
         if live is not None and live.status is InstanceStatus.EXITED:
             code = exit_code(live.status_msg)
@@ -149,7 +157,7 @@ class _Decider:
             why = f"instance {live.id} exited" + (f" with code {code}" if code is not None else "") + f": {state.value}"
             self._destroy(job.id, live, why, {"exit_code": code})
             self._update(job, state, why, detach=True)
-            self._note(job, "finish", why)
+            self._note(job, JobOutcome.FINISH, why)
             return None
         max_cost = job_max_cost(job, self.budget)
         if max_cost is not None and job.spent >= max_cost - EPS_DPH:
@@ -157,7 +165,7 @@ class _Decider:
             if live is not None:
                 self._destroy(job.id, live, why)
             self._update(job, JobState.FAILED, why, detach=live is not None)
-            self._note(job, "failed", why)
+            self._note(job, JobOutcome.FAILED, why)
             return None
         return job, live
 
@@ -190,7 +198,7 @@ class _Decider:
                 self._destroy(job.id, inst, why, facts)
                 self._update(job, JobState.INTERRUPTED, why, detach=True)
             self.ledger.add(-saving)
-            self._note(job, "shed", why)
+            self._note(job, JobOutcome.SHED, why)
             shed.add(job.id)
         return shed
 
@@ -199,22 +207,24 @@ class _Decider:
     def _serve(self, job: Job, live: Instance | None) -> None:
         key = strategy_key(job, self.policy.default_strategy)
         name = job.spec.strategy or self.policy.default_strategy
+        query_error = self.snapshot.query_errors.get(job.spec.offer_filter)
+        if query_error is not None:
+            self._error(job, ErrorCause.FILTER, f"offer filter {job.spec.offer_filter!r} cannot be used: {query_error}")
+            return
         strategy = self.strategies.get(key) or self.strategies.get(name)
         if strategy is None:
-            self._note(job, "blocked", f"strategy {name!r} is not loaded (known: {', '.join(sorted(self.strategies))})")
+            known = ", ".join(sorted(self.strategies))
+            self._error(job, ErrorCause.STRATEGY_UNKNOWN, f"strategy {name!r} is not loaded (known: {known})")
             return
-        own_chunk = (live.machine_id, job.spec.num_gpus) if live is not None else None
-        window = self.pools.window(
-            job.spec.offer_filter,
-            job.spec.num_gpus,
-            group=key,
-            strategy=strategy,
-            rental=job.spec.rental,
-            cap=job.max_price,
-            own_chunk=own_chunk,
-        )
-        ctx = StrategyContext(job=job, offers=window, now=self.now, instance=live, history=self.snapshot.history)
-        choice = strategy.choose(ctx)
+        if isinstance(strategy, StrategyUnavailable):
+            self._error(job, strategy.cause, strategy.message, strategy=key)
+            return
+        try:
+            choice, window = self._choose(job, live, key, strategy)
+        except Exception as exc:  # a strategy is third-party code: its failure concerns this job only
+            why = f"strategy {name!r} failed: {type(exc).__name__}: {exc}"
+            self._error(job, ErrorCause.STRATEGY_FAILED, why, strategy=key)
+            return
         verb = choice.verb
         if verb in (Verb.ACQUIRE, Verb.MIGRATE):
             self._rent(job, live, choice, key, window)
@@ -225,15 +235,51 @@ class _Decider:
             self._destroy(job.id, live, why, choice.facts)
             self.ledger.add(-instance_commit(live))
             self._update(job, JobState.INTERRUPTED, why, detach=True)
-            self._note(job, "release", why, strategy=key, choice=choice)
+            self._note(job, JobOutcome.RELEASE, why, strategy=key, choice=choice)
         elif live is not None and live.status is InstanceStatus.STOPPED:
             self._resume(job, live, choice, key)
         else:
-            self._note(job, "keep" if live is not None else "wait", choice.why, strategy=key, choice=choice)
+            outcome = JobOutcome.KEEP if live is not None else JobOutcome.WAIT
+            self._note(job, outcome, choice.why, strategy=key, choice=choice)
+
+    def _choose(
+        self, job: Job, live: Instance | None, key: str, strategy: Strategy
+    ) -> tuple[Choice, tuple[Offer, ...]]:
+        """The strategy's choice for the job over its window of candidates (may raise: the strategy's code runs)."""
+        own_chunk = (live.machine_id, job.spec.num_gpus) if live is not None else None
+        window = self.pools.window(
+            job.spec.offer_filter,
+            job.spec.num_gpus,
+            group=key,
+            strategy=strategy,
+            rental=job.spec.rental,
+            cap=job.max_price,
+            own_chunk=own_chunk,
+        )
+        ctx = StrategyContext(
+            job=job,
+            offers=window,
+            now=self.now,
+            instance=live,
+            history=self.snapshot.history,
+            spot_stats=self._spot_stats(job.spec.offer_filter, job.spec.num_gpus),
+        )
+        choice = strategy.choose(ctx)
+        if not isinstance(choice, Choice):
+            raise TypeError(f"choose() returned {type(choice).__name__}, not a Choice")
+        return choice, window
+
+    def _spot_stats(self, query: str, num_gpus: int) -> Mapping[int, SpotStats]:
+        """What the group's machines showed of their spot capacity (see ``MarketSnapshot.spot_stats``)."""
+        return self.snapshot.spot_stats.get((query, num_gpus), {})
 
     def _refuse(self, job: Job, key: str, choice: Choice, why: str) -> None:
         self._note(
-            job, "blocked", f"{choice.verb.value} refused: {why} (strategy: {choice.why})", strategy=key, choice=choice
+            job,
+            JobOutcome.BLOCKED,
+            f"{choice.verb.value} refused: {why} (strategy: {choice.why})",
+            strategy=key,
+            choice=choice,
         )
 
     def _spend_refusal(self, job: Job, delta: float, new_dph: float) -> str | None:
@@ -279,7 +325,7 @@ class _Decider:
                 unknown_work_horizon_hours=self.policy.unknown_work_horizon_hours,
             )
             if refusal is not None:
-                self._note(job, "keep", f"stays on instance {live.id}: {refusal}", strategy=key, choice=choice)
+                self._note(job, JobOutcome.KEEP, f"stays on instance {live.id}: {refusal}", strategy=key, choice=choice)
                 return
         refusal = self._spend_refusal(job, new_dph - current, new_dph)
         if refusal is not None:
@@ -303,9 +349,9 @@ class _Decider:
         self.ledger.add(new_dph - current)
         if live is not None:
             self._destroy(job.id, live, f"migrated to offer {offer.id}: {choice.why}", facts)
-            self._note(job, "migrate", choice.why, strategy=key, choice=choice)
+            self._note(job, JobOutcome.MIGRATE, choice.why, strategy=key, choice=choice)
         else:
-            self._note(job, "acquire", choice.why, strategy=key, choice=choice)
+            self._note(job, JobOutcome.ACQUIRE, choice.why, strategy=key, choice=choice)
 
     def _rebid(self, job: Job, live: Instance, choice: Choice, key: str) -> None:
         price = choice.price
@@ -326,18 +372,20 @@ class _Decider:
         if stopped:
             self.actions.append(StartInstance(job.id, live.id, f"resume after re-bid: {choice.why}", facts))
         self.ledger.add(price - current)
-        self._note(job, "rebid", choice.why, strategy=key, choice=choice)
+        self._note(job, JobOutcome.REBID, choice.why, strategy=key, choice=choice)
 
     def _resume(self, job: Job, live: Instance, choice: Choice, key: str) -> None:
         gpu = live.gpu_dph
         refusal = self._spend_refusal(job, gpu, gpu)
         if refusal is not None:
-            self._note(job, "blocked", f"instance {live.id} stays stopped: {refusal}", strategy=key, choice=choice)
+            self._note(
+                job, JobOutcome.BLOCKED, f"instance {live.id} stays stopped: {refusal}", strategy=key, choice=choice
+            )
             return
         why = f"instance {live.id} is stopped and the budget allows ${gpu:.4f}/h: start it again"
         self.actions.append(StartInstance(job.id, live.id, why, {"price": gpu, "strategy": key}))
         self.ledger.add(gpu)
-        self._note(job, "resume", why, strategy=key, choice=choice)
+        self._note(job, JobOutcome.RESUME, why, strategy=key, choice=choice)
 
     # --- the whole tick ------------------------------------------------------------------------------------
 

@@ -106,6 +106,8 @@ class Job:
     interruptions: int = 0
     on_demand_since: datetime | None = None
     """When it last moved onto an on-demand instance (hysteresis for deadline strategies)."""
+    state_reason: str | None = None
+    """Why the job is in its state, or why it waits (as last recorded)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

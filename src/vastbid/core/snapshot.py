@@ -9,6 +9,7 @@ from datetime import datetime
 from vastbid.core.choice import MachineRecord
 from vastbid.core.instances import Instance
 from vastbid.core.offers import Offer
+from vastbid.core.spot_runs import SpotStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,9 @@ class MarketSnapshot:
     """Machines that recently failed us: skipped this tick."""
     history: Mapping[int, MachineRecord] = field(default_factory=dict)
     """Per ``machine_id``: what we learned of it from our own rentals (strategies may read it)."""
+    spot_stats: Mapping[tuple[str, int], Mapping[int, SpotStats]] = field(default_factory=dict)
+    """Per group of jobs (filter, GPU count), per ``machine_id`` of its offers: how long spot capacity lasted there,
+    as the daemon measured it (``MarketMemory``). Filled for the groups of jobs with a deadline."""
+    query_errors: Mapping[str, str] = field(default_factory=dict)
+    """Per job filter that could not be used (does not compile, refused by the market): why. Those jobs get an
+    ``error`` decision; the others are served."""

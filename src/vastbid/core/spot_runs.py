@@ -10,9 +10,9 @@ whole: a run seen up on k ticks is k ticks old, and k ticks long once over, exac
 in a trace.
 
 ``SpotRuns`` is a small mutable tracker owned by the daemon; its logic is pure ("now" is passed in, no I/O).
-``stats_for`` gives, per machine id, what the deadline strategies read from ``job.extra["spot_stats"]``:
-``{"up_hours": age of the current run (0 when none), "past_up_hours": lengths of past completed runs in hours,
-oldest first, at most ``PAST_RUNS_KEPT`` (a tuple)}``.
+``stats_for`` gives, per machine id, a ``SpotStats`` value (the age of the current run, 0 when none, and the lengths
+of past completed runs in hours, oldest first, at most ``PAST_RUNS_KEPT``): the snapshot carries them and the
+deadline strategies read them from ``StrategyContext.spot_stats``.
 
 ``snapshot()`` gives the whole state as ``SpotRunState`` values (one per machine) and ``restore(states)`` puts it
 back, so the daemon can save it and pick up after a restart as if it had never stopped: a machine unseen past the
@@ -31,15 +31,20 @@ from datetime import datetime, timedelta
 
 from vastbid.core.offers import Offer
 
-SPOT_STATS_KEY = "spot_stats"
-"""``job.extra`` key the deadline strategies read the statistics from (per machine id)."""
 PAST_RUNS_KEPT = 200
 """Past run lengths kept per machine (the most recent)."""
 DEFAULT_RETENTION = timedelta(days=7)
 """A machine unseen for longer is forgotten, its past runs with it."""
 
-SpotStats = dict[str, float | tuple[float, ...]]
-"""One machine's statistics: ``{"up_hours": float, "past_up_hours": tuple[float, ...]}``."""
+
+@dataclass(frozen=True, slots=True)
+class SpotStats:
+    """What was observed of one machine's spot capacity before now."""
+
+    up_hours: float = 0.0
+    """Age of the current run of capacity in hours (0 when there is none)."""
+    past_up_hours: tuple[float, ...] = ()
+    """Lengths of past completed runs in hours, oldest first."""
 
 
 def has_spot_capacity(offer: Offer) -> bool:
@@ -137,7 +142,7 @@ class SpotRuns:
         self._forget(now)
 
     def stats_for(self, machine_ids: Iterable[int], now: datetime) -> dict[int, SpotStats]:
-        """Per known machine of ``machine_ids``, ``{"up_hours", "past_up_hours"}`` as of ``now`` (unknown: left out).
+        """Per known machine of ``machine_ids``, its ``SpotStats`` as of ``now`` (unknown machines are left out).
 
         A run whose machine has gone unseen past the tolerance is shown ended at its last sighting.
         """
@@ -153,7 +158,7 @@ class SpotRuns:
                     past = (*past, _hours(record.last_up - record.up_since + self.resolution))[-self.kept :]
                 else:
                     up_hours = _hours(now - record.up_since + self.resolution)
-            out[machine_id] = {"up_hours": up_hours, "past_up_hours": past}
+            out[machine_id] = SpotStats(up_hours=up_hours, past_up_hours=past)
         return out
 
     def snapshot(self) -> list[SpotRunState]:

@@ -1,4 +1,5 @@
-"""Step 4 of a tick: apply a plan's actions in order, with a record before and after every one.
+"""Step 6 of a tick: apply the reconciler's fixes, then a plan's actions in order, with a record before and after
+every action.
 
 Every decision row is written (``planned``) before anything is done, so a crash loses none; each then gets its
 outcome. A create is preceded by a committed intent row (its label), and its answer is recorded after it:
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,12 +37,14 @@ from vastbid.core.actions import (
 from vastbid.core.jobs import Job, JobState
 from vastbid.core.labels import parse_label
 from vastbid.core.offers import Offer, RentalType
+from vastbid.daemon.reconcile import Fix, FixKind
 from vastbid.errors import (
     BidTooLowError,
     MarketError,
     NotFoundError,
     OfferGoneError,
     RequestRejectedError,
+    StaleTransitionError,
     StoreError,
     TransientMarketError,
     VastbidError,
@@ -68,6 +71,8 @@ class ExecutionReport:
     unavailable_offers: set[int] = field(default_factory=set)
     created: list[tuple[int, int]] = field(default_factory=list)
     """(job id, instance id) of every create that succeeded."""
+    rented_machines: list[int] = field(default_factory=list)
+    """The machine of every create that succeeded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +99,43 @@ class Executor:
         self._dry_run = dry_run
         self._checkpoint = checkpoint or (lambda _point: None)
 
-    def apply(self, rows: Sequence[PlannedRow], jobs: dict[int, Job], now: datetime) -> ExecutionReport:
+    def apply_fixes(self, fixes: Sequence[Fix]) -> None:
+        """Write what the reconciler found (settled intents, gone instances, adoptions, job states).
+
+        The database changes whatever ``dry_run`` says: they record what Vast already did, not an action of ours.
+        """
+        instances, jobs = self._store.instances, self._store.jobs
+        for fix in fixes:
+            kind = fix.kind
+            if kind is FixKind.SETTLE_FOUND and fix.label is not None and fix.instance_id is not None:
+                instances.settle_found(fix.label, fix.instance_id)
+            elif kind is FixKind.SETTLE_FAILED and fix.label is not None:
+                instances.settle_failed(fix.label, "no instance carries the label: the create made nothing")
+            elif kind is FixKind.GONE and fix.instance_id is not None:
+                instances.record_gone(fix.instance_id, error="no longer listed")
+            elif kind is FixKind.ADOPT:
+                self._adopt(fix)
+            elif kind is FixKind.JOB_RUNNING and fix.job_id is not None:
+                jobs.update(fix.job_id, state=JobState.RUNNING, reason=fix.reason)
+            elif kind is FixKind.JOB_INTERRUPTED and fix.job_id is not None:
+                count = int(fix.facts.get("interruptions", 0))
+                jobs.update(fix.job_id, state=JobState.INTERRUPTED, reason=fix.reason, interruptions=count)
+            elif kind is FixKind.ON_DEMAND_SINCE and fix.job_id is not None:
+                jobs.update(fix.job_id, on_demand_since=fix.at)
+
+    def _adopt(self, fix: Fix) -> None:
+        if fix.label is None or fix.instance_id is None or fix.job_id is None or fix.rental is None:
+            return
+        if fix.has_record:
+            self._store.instances.settle_found(fix.label, fix.instance_id)
+        else:
+            self._store.instances.adopt(
+                label=fix.label, instance_id=fix.instance_id, job_id=fix.job_id, attempt=fix.attempt, rental=fix.rental
+            )
+        job = self._store.jobs.get(fix.job_id)
+        self._store.jobs.update(fix.job_id, instance_id=fix.instance_id, attempt=max(job.attempt, fix.attempt))
+
+    def apply(self, rows: Sequence[PlannedRow], jobs: Mapping[int, Job], now: datetime) -> ExecutionReport:
         """Write every row as planned, then act on each in order and record its outcome."""
         report = ExecutionReport()
         ids = self._store.decisions.add_many([row.decision for row in rows])
@@ -132,7 +173,7 @@ class Executor:
 
     # --- one action ----------------------------------------------------------------------------------------
 
-    def _act(self, action: Action, jobs: dict[int, Job], now: datetime, report: ExecutionReport) -> None:
+    def _act(self, action: Action, jobs: Mapping[int, Job], now: datetime, report: ExecutionReport) -> None:
         if isinstance(action, PlaceBid | RentOnDemand):
             self._create(action, jobs[action.job_id], now, report)
         elif isinstance(action, ChangeBid):
@@ -209,13 +250,23 @@ class Executor:
             report.bids_placed["rejected"] += 1
             raise
         self._checkpoint("after_create")
-        self._store.instances.record_created(action.label, created.instance_id)
+        try:
+            self._store.instances.record_created(action.label, created.instance_id)
+        except StaleTransitionError as exc:
+            # Another process settled this intent (as failed) while the create was in flight: the row must not come
+            # back to life, and the instance it made is not ours to keep.
+            why = f"instance {created.instance_id} came back for an intent already settled ({exc}): destroyed"
+            with contextlib.suppress(NotFoundError):
+                self._api.destroy_instance(created.instance_id)
+            report.bids_placed["stale"] += 1
+            raise RequestRejectedError(why) from exc
         changes: dict[str, Any] = {"state": JobState.ACQUIRING, "reason": f"instance {created.instance_id} created"}
         if not spec.resumable:
             changes["progress_hours"] = 0.0
         self._store.jobs.update(job.id, on_demand_since=now if rental is RentalType.ON_DEMAND else None, **changes)
         self._check_rental(created.instance_id, rental)
         report.created.append((job.id, created.instance_id))
+        report.rented_machines.append(offer.machine_id)
         if rental is RentalType.INTERRUPTIBLE:
             report.bids_placed["ok"] += 1
 

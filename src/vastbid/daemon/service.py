@@ -17,7 +17,7 @@ from vastbid.config.settings import BudgetSettings
 from vastbid.core.jobs import JobState
 from vastbid.daemon.clock import Clock
 from vastbid.daemon.tick import Daemon
-from vastbid.errors import InvalidInputError, StateConflictError, UnknownObjectError
+from vastbid.errors import InvalidInputError, StateConflictError, StoreError, UnknownObjectError
 from vastbid.obs.api import Json, job_to_dict
 from vastbid.store import InstanceRecord, Store, parse_job_specs
 from vastbid.store.decisions import DecisionRecord, TickRecord
@@ -198,8 +198,10 @@ class DaemonService(StoreJobQueue):
         self.ready()
 
     def _readiness(self) -> tuple[bool, str]:
-        if not self.store.ping():
-            return False, "the database does not answer"
+        try:
+            self.store.check_identity()
+        except StoreError as exc:
+            return False, f"the database cannot be trusted, the daemon acts on nothing: {exc}"
         last = self.daemon.last_success
         if last is None:
             return False, "no tick has succeeded yet"

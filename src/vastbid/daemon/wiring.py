@@ -84,4 +84,11 @@ def market_api(
     if settings.market.surface is Surface.NATIVE:
         return make_market_api("native", client, secret, **adapter_opts)
     prefix = url.path.rstrip("/") or "/vastai"
-    return make_market_api("lowcode", client, secret, url_style=settings.market.lowcode_url_style.value, prefix=prefix)
+    return make_market_api(
+        "lowcode",
+        client,
+        secret,
+        url_style=settings.market.lowcode_url_style.value,
+        prefix=prefix,
+        **adapter_opts,
+    )

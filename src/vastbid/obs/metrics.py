@@ -29,6 +29,7 @@ from vastbid.core.budget import Budget
 from vastbid.core.instances import InstanceStatus
 from vastbid.core.jobs import JobState
 from vastbid.core.offers import Offer, RentalType
+from vastbid.core.plan import ErrorCause
 from vastbid.errors import InvalidInputError, VastbidError
 
 PREFIX = "vastbid_"
@@ -50,6 +51,7 @@ BUDGET_PERIODS = ("daily", "monthly")
 RENTAL_TYPES = tuple(r.value for r in RentalType)
 INSTANCE_STATES = tuple(s.value for s in InstanceStatus)
 JOB_STATES = tuple(s.value for s in JobState)
+JOB_ERROR_CAUSES = tuple(c.value for c in ErrorCause)
 NETWORK_ERROR_CODE = "network"
 """The ``code`` label of an API call that got no HTTP status (timeout, refused connection)."""
 
@@ -144,6 +146,12 @@ class Metrics:
         self.ready = Gauge(
             f"{p}ready", "1 when the daemon is ready (recent tick, database answers), else 0.", registry=r
         )
+        self.job_errors = Counter(
+            f"{p}job_errors",
+            "Jobs whose decision failed on a tick (the others were served), by cause.",
+            ["cause"],
+            registry=r,
+        )
         self.build_info = Gauge(f"{p}build_info", "Always 1; the version is a label.", ["version"], registry=r)
 
         self.offers_scanned = Counter(f"{p}offers_scanned", "Offers returned by market searches.", registry=r)
@@ -237,6 +245,10 @@ class Metrics:
         """Count why a tick failed: the vastbid error class name, or ``unknown`` for anything else."""
         name = type(error).__name__ if isinstance(error, VastbidError) else "unknown"
         self.tick_errors.labels(error=self._error(name)).inc()
+
+    def record_job_error(self, cause: str) -> None:
+        """Count one job whose decision failed this tick, by cause (``ErrorCause`` values)."""
+        self.job_errors.labels(cause=_closed(cause, JOB_ERROR_CAUSES)).inc()
 
     def set_ready(self, ready: bool) -> None:
         """Set the readiness gauge (what ``/readyz`` answers)."""

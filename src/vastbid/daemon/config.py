@@ -1,0 +1,28 @@
+"""``DaemonConfig``: what the tick needs of the settings (built from them by ``wiring.daemon_config``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vastbid.config.settings import OrphanPolicy
+from vastbid.core.budget import Budget
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """What the tick needs of the settings."""
+
+    deployment: str
+    tick_seconds: float
+    budget: Budget
+    config_hash: str
+    default_strategy: str = "cheapest_per_gpu"
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+    orphan_policy: OrphanPolicy = OrphanPolicy.REPORT
+    min_migration_gain: float = 0.2
+    dry_run: bool = False
+    record_market_samples: bool = False
+    decision_retention_days: int = 90
+    sample_retention_days: int = 30

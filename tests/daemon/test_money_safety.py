@@ -1,0 +1,120 @@
+"""Money safety in the tick: a listing missing a row never replaces a running instance, a settled intent never comes
+back to life, and a database that vanished stops the daemon from acting."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from vastbid.core.jobs import JobState
+from vastbid.core.labels import parse_label
+from vastbid.daemon.service import DaemonService
+from vastbid.vast.factory import make_market_api
+from vastbid.vast.port import CreateRequest
+
+from ._world import KEY, World, job_spec
+
+FILTER = "gpu_name=RTX_4090"
+
+
+def other_deployment(world: World, count: int) -> list[int]:
+    """``count`` instances of another deployment on the same account (on demand, cheap 3090s)."""
+    rival = world.other_client()
+    offers = [o for o in rival.search_offers("gpu_name=RTX_3090", limit=100, order="dph_total") if o.num_gpus == 1]
+    ids = []
+    for offer in offers[:count]:
+        ids.append(rival.create_instance(offer.id, CreateRequest(image="x", disk_gb=5, label="other:1")).instance_id)
+    return ids
+
+
+def small_pages(world: World) -> None:
+    client = httpx.Client(transport=world.sim.transport(), base_url="http://sim.local")
+    world.api = make_market_api("native", client, KEY, sleep=lambda _s: None, monotonic=world.clock.now, page_size=2)
+
+
+def ours(world: World, job_id: int) -> list[int]:
+    return [i.id for i in world.ours() if (p := parse_label(i.label)) is not None and p[1] == job_id]
+
+
+@pytest.mark.parametrize("total", ["with_total", "without_total"])
+def test_an_instance_destroyed_between_listing_pages_never_makes_ours_look_gone(world: World, total: str) -> None:
+    first, second = other_deployment(world, 2)  # page 1 of the listing (ids ascend)
+    job = world.store.jobs.submit(job_spec("steady", 5, offer_filter=FILTER))
+    small_pages(world)
+    daemon = world.daemon()
+    world.run(daemon, 6)
+    (held,) = ours(world, job.id)  # first on page 2
+    other_deployment(world, 1)
+    assert world.store.jobs.get(job.id).state is JobState.RUNNING
+
+    # The old offset paging, and another deployment destroys its instance between our page 1 and page 2: page 2
+    # then starts one row late and our instance is not in the listing at all.
+    world.sim.faults.offset_paging = True
+    world.sim.faults.add("listing_race", "v1_instances", instance_id=first, page=1)
+    if total == "without_total":
+        world.sim.faults.add("no_total", "v1_instances", count=None)
+    world.run(daemon, 3)
+
+    assert ours(world, job.id) == [held]  # no second instance, the first never destroyed
+    current = world.store.jobs.get(job.id)
+    assert current.instance_id == held and current.state is JobState.RUNNING
+    actions = [d.action for d in world.store.decisions.query(job_id=job.id)]
+    assert "instance_gone" not in actions and "destroy_instance" not in actions
+    assert actions.count("place_bid") == 1
+    assert second  # the other deployment's second instance was never touched by us
+
+
+def test_a_late_create_result_for_a_settled_intent_is_destroyed_not_revived(world: World) -> None:
+    job = world.store.jobs.submit(job_spec("raced", 5, offer_filter=FILTER))
+    other = world.daemon()  # a second process on the same database (run --once, or a replica)
+    raced: list[bool] = []
+
+    def meanwhile(point: str) -> None:
+        # While A's create is in flight, B settles A's open intent (no instance carries its label yet) as failed
+        # and creates attempt 2.
+        if point == "after_intent" and not raced:
+            raced.append(True)
+            assert other.tick().ok
+
+    first = world.daemon(checkpoint=meanwhile)
+    first.tick()  # A's create returns now: its row was settled, so the instance it made is destroyed
+    world.sim.advance(60)
+
+    live = ours(world, job.id)
+    assert len(live) == 1
+    (kept,) = live
+    assert parse_label(next(i.label for i in world.ours() if i.id == kept)) == ("test", job.id, 2)
+    assert world.store.jobs.get(job.id).instance_id == kept
+    records = world.store.instances.for_job(job.id)
+    assert [(r.attempt, r.state.value) for r in records] == [(1, "failed"), (2, "live")]
+    world.run(first, 2)
+    assert ours(world, job.id) == [kept]
+
+
+def test_a_deleted_sqlite_file_stops_the_daemon_and_readiness_within_one_tick(
+    make_world: Callable[..., World], tmp_path: object
+) -> None:
+    world = make_world()
+    job = world.store.jobs.submit(job_spec("kept", 5, offer_filter=FILTER))
+    daemon = world.daemon()
+    service = DaemonService(daemon, window=timedelta(minutes=10))
+    world.run(daemon, 2)
+    assert service.ready()[0]
+    held = ours(world, job.id)
+    requests_before = len(world.requests)
+
+    path = world.store.url.removeprefix("sqlite:///")
+    os.remove(path)
+
+    result = daemon.tick()
+    assert not result.ok
+    assert "DatabaseChangedError" in (result.error or "")
+    ready, reason = service.ready()
+    assert not ready and "database" in reason
+    assert not os.path.exists(path)  # nothing created in its place
+    assert len(world.requests) == requests_before  # it acted on nothing: not even a search
+    assert ours(world, job.id) == held  # and destroyed nothing
