@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from vastbid.core.budget import Budget
 from vastbid.core.jobs import JobState
 from vastbid.core.labels import parse_label
 from vastbid.daemon.service import DaemonService
@@ -118,3 +119,25 @@ def test_a_deleted_sqlite_file_stops_the_daemon_and_readiness_within_one_tick(
     assert not os.path.exists(path)  # nothing created in its place
     assert len(world.requests) == requests_before  # it acted on nothing: not even a search
     assert ours(world, job.id) == held  # and destroyed nothing
+
+
+def test_an_orphan_left_running_by_the_report_policy_counts_against_the_burn_cap(world: World) -> None:
+    gone = world.store.jobs.submit(job_spec("gone", 5, offer_filter=FILTER))
+    world.store.jobs.cancel(gone.id)  # no job claims the instance below any more
+    rival = world.other_client()
+    offer = next(o for o in rival.search_offers(FILTER, limit=50, order="dph_total") if o.num_gpus == 1)
+    label = f"vastbid:test:{gone.id}:1"
+    orphan = rival.create_instance(offer.id, CreateRequest(image="x", disk_gb=10, label=label)).instance_id  # on demand
+    orphan_dph = next(i.dph_total for i in world.api.list_instances() if i.id == orphan)
+    job = world.store.jobs.submit(job_spec("new", 5, offer_filter=FILTER))
+
+    # The cap leaves room for the new job alone, not for the new job and the orphan we still pay for.
+    daemon = world.daemon(budget=Budget(max_burn_per_hour=orphan_dph * 1.2))
+    result = daemon.tick()
+
+    assert result.ok and result.plan is not None
+    assert result.plan.committed_dph >= orphan_dph  # the orphan's burn is committed spend
+    assert ours(world, job.id) == []  # so nothing new was bought over the cap
+    assert "max_burn" in (result.plan.decisions[job.id].why + str(result.plan.binding_cap))
+    listed = {i.id for i in world.api.list_instances()}
+    assert orphan in listed  # the report policy still leaves it alone

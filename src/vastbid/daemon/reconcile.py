@@ -97,6 +97,8 @@ class Reconciliation:
     became_running: list[tuple[Job, Instance]] = field(default_factory=list)
     jobs: dict[int, Job] = field(default_factory=dict)
     """The tick's jobs as they are once the fixes are applied (by id)."""
+    unclaimed: list[Instance] = field(default_factory=list)
+    """Instances of ours no job holds, left running by the orphan policy: we pay for them, so budgets count them."""
     held_back: set[int] = field(default_factory=set)
     """Jobs whose instance is unconfirmed (missing from the listing, not confirmed gone): not decided this tick."""
     interrupted_machines: list[int] = field(default_factory=list)
@@ -229,6 +231,7 @@ def _orphan(
         return
     why = f"instance {inst.id} carries our prefix but no job claims it: left alone (orphan policy {policy.value})"
     result.fixes.append(Fix(FixKind.ORPHAN_REPORT, why, job_id, inst.label, inst.id, facts))
+    result.unclaimed.append(inst)
 
 
 def _follow(job: Job, inst: Instance, now: datetime, result: Reconciliation) -> Job:

@@ -1,8 +1,10 @@
 """Step 4 of a tick: the ``MarketSnapshot`` ``decide()`` sees, from what was observed, reconciled and remembered.
 
-Spend so far this day and month comes from the ledger; recently unavailable offers, machine history and spot-run
-statistics from the ``MarketMemory``. Spot statistics are given per group of jobs with a deadline (filter, GPU
-count), for the machines of that group's offers: the deadline strategies read them from their context.
+The instances are ours and the orphans of ours left running by the orphan policy (they bill like any other, so
+every budget counts them). Spend so far this day and month comes from the ledger; recently unavailable offers,
+machine history and spot-run statistics from the ``MarketMemory``. Spot statistics are given per group of jobs
+with a deadline (filter, GPU count), for the machines of that group's offers: the deadline strategies read them
+from their context.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def build_snapshot(  # noqa: PLR0917 - the steps' outputs, each named
     return MarketSnapshot(
         taken_at=now,
         offers=seen.offers,
-        instances=recon.ours,
+        instances=[*recon.ours, *recon.unclaimed],  # an orphan left running still bills: budgets count it
         balance=seen.account.balance,
         spent_today=spend.spent_on_day(now.astimezone(UTC).date()),
         spent_month=spend.spent_in_month(now),
