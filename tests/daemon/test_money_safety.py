@@ -13,6 +13,7 @@ import pytest
 from vastbid.core.budget import Budget
 from vastbid.core.jobs import JobState
 from vastbid.core.labels import parse_label
+from vastbid.daemon.clock import EpochClock, SteadyClock
 from vastbid.daemon.service import DaemonService
 from vastbid.vast.factory import make_market_api
 from vastbid.vast.port import CreateRequest
@@ -141,3 +142,44 @@ def test_an_orphan_left_running_by_the_report_policy_counts_against_the_burn_cap
     assert "max_burn" in (result.plan.decisions[job.id].why + str(result.plan.binding_cap))
     listed = {i.id for i in world.api.list_instances()}
     assert orphan in listed  # the report policy still leaves it alone
+
+
+def test_wall_clock_steps_are_neither_billed_nor_acted_on(make_world: Callable[..., World]) -> None:
+    world = make_world(scenario="default")
+    deadline = (world.now() + timedelta(hours=12)).isoformat()
+    jobs = [
+        world.store.jobs.submit(
+            job_spec(f"capped-{n}", 20, offer_filter=FILTER, max_cost=1.0, deadline=deadline, work_hours=8.0)
+        )
+        for n in range(2)
+    ]
+    offset = [0.0]  # the wall clock = the market's clock + a step the test sets
+    steps: list[timedelta] = []
+    wall = EpochClock(lambda: world.clock.now() + offset[0])
+    clock = SteadyClock(wall, world.clock.now, on_step=steps.append)
+    daemon = world.daemon()
+    daemon.clock = clock
+
+    def run(ticks: int) -> None:
+        for _ in range(ticks):
+            assert daemon.tick().ok
+            world.sim.advance(60)
+
+    run(6)
+    held = sorted(i for job in jobs for i in ours(world, job.id))
+    assert len(held) == 2
+    offset[0] += 8 * 3600  # +8 h
+    run(5)
+    offset[0] -= 3600  # then -1 h
+    run(5)
+
+    assert [round(s.total_seconds()) for s in steps] == [8 * 3600, 7 * 3600]
+    for job in jobs:
+        current = world.store.jobs.get(job.id)
+        assert current.state is JobState.RUNNING, current.state_reason  # no max_cost failure, no expiry
+    assert sorted(i for job in jobs for i in ours(world, job.id)) == held  # nothing destroyed or replaced
+    # Nothing billed for the jumps: the ledger is what the simulator charged (to within the last tick's minute).
+    billed = sum(world.sim.state.instances[i].gpu_cost + world.sim.state.instances[i].disk_cost for i in held)
+    ledger = sum(world.store.spend.spent_by_job(job.id) for job in jobs)
+    assert ledger == pytest.approx(billed, rel=0.05)
+    assert ledger < 1.0

@@ -19,7 +19,7 @@ from vastbid.cli.common import CONFIG_OPTION, DB_OPTION, console, print_json, re
 from vastbid.cli.offers_cmd import SIM_BASE_URL
 from vastbid.config import Settings
 from vastbid.config.settings import HttpSettings
-from vastbid.daemon.clock import Clock, EpochClock, SystemClock
+from vastbid.daemon.clock import Clock, EpochClock, SteadyClock, SystemClock
 from vastbid.daemon.loop import run_forever
 from vastbid.daemon.service import READY_INTERVALS, DaemonService
 from vastbid.daemon.tick import Daemon
@@ -70,7 +70,7 @@ def run(
         redact(key, settings.http.token.get_secret_value() if settings.http.token else None)
         store = open_store(db or settings.database.url, upgrade=True)
         metrics = Metrics(CollectorRegistry())
-        clock: Clock = SystemClock()
+        clock: Clock = SteadyClock(SystemClock(), time.monotonic)  # a wall-clock step is never billed
         time_scale = 1.0
         if simulate or settings.market.simulate:
             sim_key = secrets.token_hex(16)
