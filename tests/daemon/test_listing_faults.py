@@ -34,7 +34,9 @@ def mutations(requests: list[tuple[str, str]]) -> list[tuple[str, str]]:
     ],
     ids=["truncated-listing", "listing-cut-json", "listing-500", "search-500", "listing-html"],
 )
-def test_a_blind_tick_acts_on_nothing_and_nothing_is_doubled_after(world: World, faults: list[tuple[str, str]]) -> None:
+def test_a_blind_tick_only_stops_what_must_stop_and_nothing_is_doubled_after(
+    world: World, faults: list[tuple[str, str]]
+) -> None:
     running = world.store.jobs.submit(
         {"name": "running", "image": "img", "offer_filter": "gpu_name=RTX_3090", "max_price_per_gpu": 0.6}
     )
@@ -51,14 +53,16 @@ def test_a_blind_tick_acts_on_nothing_and_nothing_is_doubled_after(world: World,
 
     for kind, route in faults:
         world.sim.faults.add(kind, route, count=None)
-    world.store.jobs.cancel(running.id)  # something the daemon would act on if it could see
+    cancelled = world.store.jobs.get(running.id).instance_id
+    world.store.jobs.cancel(running.id)  # the one thing the daemon must do even blind: stop paying for it
     world.requests.clear()
     results = world.run(daemon, 4)
 
     assert [r.ok for r in results] == [False] * 4
-    assert mutations(world.requests) == []
+    # Blind, it destroys the cancelled job's instance by the id it holds, once, and commits nothing new.
+    assert mutations(world.requests) == [("DELETE", f"/api/v0/instances/{cancelled}/")]
     world.sim.faults.clear()
-    assert sorted((i.id, i.label) for i in world.api.list_instances()) == before
+    assert sorted((i.id, i.label) for i in world.api.list_instances()) == [b for b in before if b[0] != cancelled]
 
     world.run(daemon, 4)
     held: dict[int, int] = {}

@@ -183,3 +183,34 @@ def test_wall_clock_steps_are_neither_billed_nor_acted_on(make_world: Callable[.
     ledger = sum(world.store.spend.spent_by_job(job.id) for job in jobs)
     assert ledger == pytest.approx(billed, rel=0.05)
     assert ledger < 1.0
+
+
+def test_a_tick_that_cannot_search_still_destroys_cancelled_jobs_instances_and_keeps_the_daily_cap(
+    make_world: Callable[..., World],
+) -> None:
+    world = make_world(scenario="default")
+    tick = 5.0
+    cap = 0.06
+    jobs = [
+        world.store.jobs.submit(job_spec(f"od-{n}", 20, offer_filter=FILTER, rental="on_demand", max_price_per_gpu=1.0))
+        for n in range(4)
+    ]
+    daemon = world.daemon(tick_seconds=tick, budget=Budget(daily_cap=cap))
+    results = []
+    committed = 0.0
+    for step in range(120):  # ten minutes of 5 s ticks
+        if step == 6:
+            world.sim.faults.search_quota = 0  # the daily search quota is exhausted after 30 s
+        if step == 7:
+            world.store.jobs.cancel(jobs[0].id)  # and the user cancels a job at 35 s
+        results.append(daemon.tick())
+        if step == 5:
+            committed = sum(i.dph_total for i in world.api.list_instances())  # the burn once all four run
+        world.sim.advance(tick)
+
+    assert all(r.ok for r in results[:6]) and not any(r.ok for r in results[6:])
+    ours_now = {i.id for i in world.api.list_instances() if i.label and i.label.startswith("vastbid:test:")}
+    cancelled = [r.instance_id for r in world.store.instances.for_job(jobs[0].id) if r.instance_id is not None]
+    assert cancelled and not set(cancelled) & ours_now  # destroyed though the market could not be searched
+    billed = world.sim.state.deposits[0][1] - world.sim.state.credit  # the simulator's own bill
+    assert billed <= cap + committed * tick / 3600.0, (billed, cap)

@@ -6,11 +6,9 @@ Each step lives in its own module with its contract (``observe``, ``reconcile``,
 ``core.decide``, ``executor``, ``record``, ``export``); this module only sequences them. What the daemon remembers
 of the market between ticks is the injected ``MarketMemory``; the strategies come from the injected ``Registry``.
 
-A tick never overlaps another (the scheduler guarantees it) and never takes the daemon down: any failure is
-recorded on the tick row, logged with its class, counted, and the next tick starts afresh. A tick that cannot see
-the market (a failed search, an incomplete listing) acts on nothing. A failure that concerns one job (its filter,
-its strategy) fails that job's decision only: it gets an ``error`` decision and a readable ``state_reason``, and
-every other job is served in the same tick.
+A tick never overlaps another and never takes the daemon down: a failure is recorded on the tick row, logged,
+counted, and the next tick starts afresh. A tick that cannot see the market commits nothing new but still stops
+what must stop (``blind``). A failure concerning one job (its filter, its strategy) fails that job's decision only.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from vastbid.core.plan import Plan
 from vastbid.core.policy import DecidePolicy
 from vastbid.daemon import record
 from vastbid.daemon.accrue import accrue
+from vastbid.daemon.blind import BlindEnforcer, LastView
 from vastbid.daemon.clock import Clock
 from vastbid.daemon.config import DaemonConfig
 from vastbid.daemon.executor import Checkpoint, Executor
@@ -36,7 +35,7 @@ from vastbid.daemon.reconcile import reconcile
 from vastbid.daemon.retention import Retention
 from vastbid.daemon.snapshot import build_snapshot
 from vastbid.daemon.strategy_book import StrategyBook
-from vastbid.errors import VastbidError
+from vastbid.errors import MarketError, VastbidError
 from vastbid.obs.logging import bind_tick
 from vastbid.obs.metrics import Metrics
 from vastbid.store.instances import InstanceRecordState
@@ -90,6 +89,7 @@ class Daemon:
             min_migration_gain=config.min_migration_gain,
             hours_to_next_tick=config.tick_seconds / 3600.0,
         )
+        self.blind = BlindEnforcer(store, self.executor, config.config_hash)
         self.last_success: datetime | None = None
 
     def tick(self) -> TickResult:
@@ -100,10 +100,9 @@ class Daemon:
             self.store.check_identity()  # never act on a database that vanished or was swapped under us
             tick_id = self.store.ticks.start(now)
         except VastbidError as exc:
-            log.error("tick_refused", error=f"{type(exc).__name__}: {exc}", error_class=type(exc).__name__)
+            log.error("tick_refused", error=str(exc), error_class=type(exc).__name__)
             if self.metrics is not None:
                 self.metrics.record_tick_error(exc)
-                self.metrics.observe_tick(time.perf_counter() - started, ok=False)
             return TickResult(tick_id=0, ok=False, error=f"{type(exc).__name__}: {exc}")
         with bind_tick(tick_id):
             try:
@@ -133,7 +132,12 @@ class Daemon:
         store, config = self.store, self.config
         previous = store.ticks.last(ok=True)
         jobs = store.jobs.for_tick()
-        seen = observe(self.api, {j.spec.offer_filter for j in jobs if not j.state.is_final}, now)
+        try:
+            seen = observe(self.api, {j.spec.offer_filter for j in jobs if not j.state.is_final}, now)
+        except MarketError:  # unseen market: still stop what must stop, commit nothing new; the tick fails
+            strategies = self.strategies.for_jobs(jobs)
+            self.blind.enforce(tick_id, now, jobs, config.budget, strategies, self.policy)
+            raise
         self.memory.load(store, now)
         self.memory.observe(now, seen.scanned)
         records = store.instances.records_for(seen.instances)
@@ -180,6 +184,7 @@ class Daemon:
             "committed_dph": round(plan.committed_dph, 6),
         }
         store.ticks.finish(tick_id, ok=True, counts=counts)
+        self.blind.remember(LastView(now, [*recon.ours, *recon.unclaimed], plan.committed_dph, snapshot.balance))
         self.memory.save_if_due(store, now)
         self.retention.apply_if_due(store, now)
         if self.metrics is not None:
