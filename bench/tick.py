@@ -39,7 +39,8 @@ def daemon_child(conn: Connection, *, base_url: str, key: str, db_path: str, job
     from _market import job_specs, peak_rss_mb
     from vastbid.core.budget import Budget
     from vastbid.daemon.clock import EpochClock
-    from vastbid.daemon.tick import Daemon, DaemonConfig
+    from vastbid.daemon.config import DaemonConfig
+    from vastbid.daemon.tick import Daemon
     from vastbid.obs.logging import configure_logging
     from vastbid.store.store import open_store
     from vastbid.vast.factory import make_market_api

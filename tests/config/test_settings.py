@@ -30,7 +30,7 @@ def home(tmp_path: Path) -> dict[str, str]:
 def test_defaults_without_a_file(home: dict[str, str]) -> None:
     settings = load_settings(None, home)
     assert settings.daemon.tick_seconds == 60
-    assert settings.daemon.orphan_policy is OrphanPolicy.REPORT
+    assert settings.daemon.orphan_policy is OrphanPolicy.ADOPT_OR_DESTROY
     assert settings.strategy.default == "cheapest_per_gpu"
     assert settings.http.bind == "127.0.0.1:9464"
     assert settings.market.api_key is None
@@ -62,7 +62,7 @@ def test_every_error_names_path_value_and_what_is_allowed(tmp_path: Path, home: 
     assert caught.value.exit_code == 2
     assert "deployment: must match pattern '^[a-z0-9-]{1,32}$' (got 'Prod!')" in message
     assert "daemon.tick_seconds: must be greater than or equal to 5 (got 2)" in message
-    assert "daemon.orphan_policy: must be 'destroy', 'adopt' or 'report' (got 'nuke')" in message
+    assert "daemon.orphan_policy: must be 'adopt_or_destroy', 'destroy', 'adopt' or 'report' (got 'nuke')" in message
     assert "market.surfce: unknown setting; allowed here: " in message and "surface" in message
     assert "budget.monthly_cap (from VASTBID_BUDGET__MONTHLY_CAP): must be greater than or equal to 0" in message
 

@@ -15,9 +15,10 @@ import pytest
 from vastbid.core.budget import Budget
 from vastbid.core.instances import Instance
 from vastbid.daemon.clock import EpochClock
+from vastbid.daemon.config import DaemonConfig
 from vastbid.daemon.executor import Checkpoint
 from vastbid.daemon.memory import MarketMemory
-from vastbid.daemon.tick import Daemon, DaemonConfig, TickResult
+from vastbid.daemon.tick import Daemon, TickResult
 from vastbid.obs.metrics import Metrics
 from vastbid.sim import ManualClock, SimConfig, Simulator
 from vastbid.store.store import Store, open_store

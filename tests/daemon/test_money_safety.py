@@ -214,3 +214,23 @@ def test_a_tick_that_cannot_search_still_destroys_cancelled_jobs_instances_and_k
     assert cancelled and not set(cancelled) & ours_now  # destroyed though the market could not be searched
     billed = world.sim.state.deposits[0][1] - world.sim.state.credit  # the simulator's own bill
     assert billed <= cap + committed * tick / 3600.0, (billed, cap)
+
+
+def test_by_default_an_orphan_no_job_can_take_is_destroyed_once_its_grace_period_is_over(world: World) -> None:
+    gone = world.store.jobs.submit(job_spec("gone", 5, offer_filter=FILTER))
+    world.store.jobs.cancel(gone.id)
+    rival = world.other_client()
+    offer = next(o for o in rival.search_offers(FILTER, limit=50, order="dph_total") if o.num_gpus == 1)
+    label = f"vastbid:test:{gone.id}:1"
+    orphan = rival.create_instance(offer.id, CreateRequest(image="x", disk_gb=10, label=label)).instance_id
+    daemon = world.daemon(orphan_grace_seconds=300)  # the default policy: adopt_or_destroy
+
+    listed = []
+    for _ in range(8):  # one tick a minute
+        daemon.tick()
+        listed.append(orphan in {i.id for i in world.api.list_instances()})
+        world.sim.advance(60)
+
+    assert listed == [True] * 5 + [False] * 3  # reported for five minutes (another process may claim it), then gone
+    actions = [d.action for d in world.store.decisions.query()]
+    assert actions.count("orphan_report") == 5 and actions.count("orphan_destroy") == 1

@@ -21,8 +21,9 @@ from pydantic import SecretStr
 
 from vastbid.core.budget import Budget
 from vastbid.daemon.clock import EpochClock
+from vastbid.daemon.config import DaemonConfig
 from vastbid.daemon.service import DaemonService
-from vastbid.daemon.tick import Daemon, DaemonConfig
+from vastbid.daemon.tick import Daemon
 from vastbid.obs.http import HttpApp, HttpServer
 from vastbid.obs.logging import configure_logging
 from vastbid.obs.metrics import Metrics

@@ -23,9 +23,10 @@ from prometheus_client import CollectorRegistry
 from vastbid.backtest.scenario import demo_jobs
 from vastbid.core.budget import Budget
 from vastbid.daemon.clock import EpochClock
+from vastbid.daemon.config import DaemonConfig
 from vastbid.daemon.loop import run_forever
 from vastbid.daemon.service import READY_INTERVALS, DaemonService
-from vastbid.daemon.tick import Daemon, DaemonConfig
+from vastbid.daemon.tick import Daemon
 from vastbid.daemon.wiring import MeteredTransport
 from vastbid.obs.http import HttpApp, HttpServer
 from vastbid.obs.logging import configure_logging

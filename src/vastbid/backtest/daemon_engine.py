@@ -59,8 +59,9 @@ from vastbid.core.jobs import JobState
 from vastbid.core.offers import RentalType
 from vastbid.core.spot_runs import SpotStats
 from vastbid.daemon.clock import EpochClock
+from vastbid.daemon.config import DaemonConfig
 from vastbid.daemon.memory import MarketMemory
-from vastbid.daemon.tick import Daemon, DaemonConfig
+from vastbid.daemon.tick import Daemon
 from vastbid.errors import BacktestError
 from vastbid.sim import ManualClock, SimConfig, Simulator
 from vastbid.store.schema import SpendRow

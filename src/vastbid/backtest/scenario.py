@@ -21,7 +21,8 @@ from vastbid.config.settings import OrphanPolicy
 from vastbid.core.budget import Budget
 from vastbid.core.jobs import Job
 from vastbid.daemon.clock import EpochClock
-from vastbid.daemon.tick import Daemon, DaemonConfig
+from vastbid.daemon.config import DaemonConfig
+from vastbid.daemon.tick import Daemon
 from vastbid.obs.metrics import Metrics
 from vastbid.sim import ManualClock, SimConfig, Simulator
 from vastbid.store.store import Store

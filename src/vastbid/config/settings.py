@@ -51,9 +51,13 @@ class UrlStyle(StrEnum):
 class OrphanPolicy(StrEnum):
     """What to do with instances carrying our label prefix that no job claims."""
 
+    ADOPT_OR_DESTROY = "adopt_or_destroy"
+    """Adopt it into its job when that job is known and can take it, else destroy it after a grace period."""
     DESTROY = "destroy"
     ADOPT = "adopt"
+    """Adopt it when its job can take it, else leave it running (and count it against every budget)."""
     REPORT = "report"
+    """Leave it running, log it every tick, and count it against every budget."""
 
 
 class MarketSettings(_Section):
@@ -94,7 +98,10 @@ class DaemonSettings(_Section):
     tick_seconds: float = Field(default=60.0, ge=5, le=86_400)
     jitter_seconds: float = Field(default=5.0, ge=0, le=3_600)
     dry_run: bool = False
-    orphan_policy: OrphanPolicy = OrphanPolicy.REPORT
+    orphan_policy: OrphanPolicy = OrphanPolicy.ADOPT_OR_DESTROY
+    orphan_grace_seconds: float = Field(default=600.0, ge=0, le=86_400)
+    """``adopt_or_destroy``: how long an orphan no job can take is left before it is destroyed (a create of another
+    process of this deployment may be settling it)."""
     min_migration_gain: float = Field(default=0.2, ge=0, le=10)
     """Never migrate a running job for less than this fraction of its $/h."""
 

@@ -20,7 +20,8 @@ class DaemonConfig:
     config_hash: str
     default_strategy: str = "cheapest_per_gpu"
     default_params: Mapping[str, Any] = field(default_factory=dict)
-    orphan_policy: OrphanPolicy = OrphanPolicy.REPORT
+    orphan_policy: OrphanPolicy = OrphanPolicy.ADOPT_OR_DESTROY
+    orphan_grace_seconds: float = 600.0
     min_migration_gain: float = 0.2
     dry_run: bool = False
     record_market_samples: bool = False

@@ -68,6 +68,7 @@ class MarketMemory:
         self._loaded = False
         self._history_loaded = False
         self._saved_at: datetime | None = None
+        self._orphans: dict[int, datetime] = {}
 
     # --- persistence ----------------------------------------------------------------------------------------
 
@@ -144,6 +145,14 @@ class MarketMemory:
         self._machines[machine] = dataclasses.replace(
             seen, rentals=seen.rentals + rentals, interruptions=seen.interruptions + interruptions
         )
+
+    def orphans_since(self) -> dict[int, datetime]:
+        """Since when each orphan of ours has been seen (the grace period of ``adopt_or_destroy``)."""
+        return dict(self._orphans)
+
+    def saw_orphans(self, ids: Iterable[int], now: datetime) -> None:
+        """The orphans seen this tick: new ones start their grace period now, the others are forgotten."""
+        self._orphans = {i: self._orphans.get(i, now) for i in ids}
 
     # --- reading --------------------------------------------------------------------------------------------
 

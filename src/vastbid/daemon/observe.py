@@ -18,6 +18,7 @@ import structlog
 from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.offers import Offer
 from vastbid.errors import InvalidInputError, MarketError, RequestRejectedError
+from vastbid.store.instances import InstanceRecord, InstanceRecordState
 from vastbid.vast.port import Account, MarketApi
 from vastbid.vast.query import CompiledQuery, compile_query
 
@@ -86,16 +87,17 @@ class Confirmation:
     """Instances neither listed nor confirmed gone (the read failed): not gone, and not replaced this tick."""
 
 
-def confirm_missing(api: MarketApi, listing: Sequence[Instance], live_ids: Iterable[int]) -> Confirmation:
+def confirm_missing(api: MarketApi, listing: Sequence[Instance], records: Iterable[InstanceRecord]) -> Confirmation:
     """Ask ``GET /instances/{id}/`` about each live instance of ours the listing lacks.
 
     One missing row is not "gone": only a direct read that finds nothing says so. A read that fails leaves the
     instance unconfirmed (the tick neither marks it gone nor replaces it).
     """
     listed = {i.id for i in listing}
+    live_ids = {r.instance_id for r in records if r.state is InstanceRecordState.LIVE and r.instance_id is not None}
     found: list[Instance] = []
     unconfirmed: set[int] = set()
-    for instance_id in sorted(set(live_ids) - listed):
+    for instance_id in sorted(live_ids - listed):
         try:
             instance = api.get_instance(instance_id)
         except MarketError as exc:

@@ -11,7 +11,8 @@ Only instances whose label carries our prefix (``vastbid:<deployment>:``) are ou
 - a live record whose instance is no longer listed, and that a direct read confirmed gone, is marked gone
   (``decide()`` then requeues the job); one whose read failed is *unconfirmed*: left as it is, its job held back;
 - an instance of ours the database does not know is an orphan: adopted into its job when the orphan policy says so
-  and the job can take it, destroyed under the ``destroy`` policy, otherwise reported; an instance left by a create
+  and the job can take it, destroyed under the ``destroy`` policy (or ``adopt_or_destroy`` once its grace period
+  is over), otherwise reported (and counted against every budget); an instance left by a create
   recorded as failed (a low-bid leftover) is always destroyed, as is a second instance of a job that already holds
   one;
 - job states follow their instances: running when it runs, interrupted when it is outbid or waits for its GPUs,
@@ -23,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -97,6 +98,8 @@ class Reconciliation:
     became_running: list[tuple[Job, Instance]] = field(default_factory=list)
     jobs: dict[int, Job] = field(default_factory=dict)
     """The tick's jobs as they are once the fixes are applied (by id)."""
+    orphans: list[int] = field(default_factory=list)
+    """Every instance of ours no record claimed this tick (whatever was done with it)."""
     unclaimed: list[Instance] = field(default_factory=list)
     """Instances of ours no job holds, left running by the orphan policy: we pay for them, so budgets count them."""
     held_back: set[int] = field(default_factory=set)
@@ -114,13 +117,16 @@ def reconcile(
     orphan_policy: OrphanPolicy,
     now: datetime,
     unconfirmed: frozenset[int] = frozenset(),
+    orphans_since: Mapping[int, datetime] | None = None,
+    orphan_grace: timedelta = timedelta(0),
 ) -> Reconciliation:
     """The fixes that bring the database in line with a complete listing (see the module docstring).
 
     ``records`` are our open intents, our live records, and any record whose label or instance id is listed;
     ``jobs`` are the tick's jobs (the ones not over, and the finished ones still holding an instance);
     ``unconfirmed`` are live instances the listing lacked but no direct read said were gone: they are neither marked
-    gone nor replaced, and their jobs are held back from this tick's decision.
+    gone nor replaced, and their jobs are held back from this tick's decision; ``orphans_since`` says since when
+    each orphan has been seen (``adopt_or_destroy`` destroys one no job can take once ``orphan_grace`` has passed).
     """
     result = Reconciliation()
     prefix = f"vastbid:{deployment}:"
@@ -167,7 +173,9 @@ def reconcile(
         if record is not None and record.state is InstanceRecordState.LIVE and record.instance_id == inst.id:
             result.ours.append(inst)
             continue
-        _orphan(inst, record, job_view, orphan_policy, result)
+        seen_since = (orphans_since or {}).get(inst.id, now)
+        overdue = now - seen_since >= orphan_grace
+        _orphan(inst, record, job_view, orphan_policy, result, overdue=overdue)
 
     by_id = {i.id: i for i in result.ours}
     for job in list(job_view.values()):
@@ -190,7 +198,10 @@ def _orphan(
     jobs: dict[int, Job],
     policy: OrphanPolicy,
     result: Reconciliation,
+    *,
+    overdue: bool,
 ) -> None:
+    result.orphans.append(inst.id)
     parsed = parse_label(inst.label)
     job = jobs.get(parsed[1]) if parsed is not None else None
     job_id = job.id if job is not None else None
@@ -207,7 +218,8 @@ def _orphan(
         destroy(f"instance {inst.id} duplicates job {job.id}'s instance {job.instance_id}: destroy it")
         return
     adoptable = job is not None and not job.state.is_final and job.instance_id in (None, inst.id)
-    if policy is OrphanPolicy.ADOPT and adoptable and job is not None and parsed is not None:
+    adopting = policy in (OrphanPolicy.ADOPT, OrphanPolicy.ADOPT_OR_DESTROY)
+    if adopting and adoptable and job is not None and parsed is not None:
         rental = RentalType.INTERRUPTIBLE if inst.is_bid else RentalType.ON_DEMAND
         why = f"instance {inst.id} adopted into job {job.id}"
         result.fixes.append(
@@ -226,8 +238,8 @@ def _orphan(
         jobs[job.id] = dataclasses.replace(job, instance_id=inst.id, attempt=max(job.attempt, parsed[2]))
         result.ours.append(inst)
         return
-    if policy is OrphanPolicy.DESTROY:
-        destroy(f"instance {inst.id} carries our prefix but no job claims it: destroy (orphan policy)")
+    if policy is OrphanPolicy.DESTROY or (policy is OrphanPolicy.ADOPT_OR_DESTROY and overdue):
+        destroy(f"instance {inst.id} carries our prefix but no job claims it: destroy (orphan policy {policy.value})")
         return
     why = f"instance {inst.id} carries our prefix but no job claims it: left alone (orphan policy {policy.value})"
     result.fixes.append(Fix(FixKind.ORPHAN_REPORT, why, job_id, inst.label, inst.id, facts))

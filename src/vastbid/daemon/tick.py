@@ -38,14 +38,11 @@ from vastbid.daemon.strategy_book import StrategyBook
 from vastbid.errors import MarketError, VastbidError
 from vastbid.obs.logging import bind_tick
 from vastbid.obs.metrics import Metrics
-from vastbid.store.instances import InstanceRecordState
 from vastbid.store.store import Store
 from vastbid.strategies.registry import Registry, default_registry
 from vastbid.vast.port import MarketApi
 
 log = structlog.get_logger("vastbid.tick")
-
-__all__ = ["Daemon", "DaemonConfig", "TickResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +138,7 @@ class Daemon:
         self.memory.load(store, now)
         self.memory.observe(now, seen.scanned)
         records = store.instances.records_for(seen.instances)
-        live = [r.instance_id for r in records if r.state is InstanceRecordState.LIVE and r.instance_id is not None]
-        confirmed = confirm_missing(self.api, seen.instances, live)
+        confirmed = confirm_missing(self.api, seen.instances, records)
         recon = reconcile(
             confirmed.instances,
             records,
@@ -151,7 +147,10 @@ class Daemon:
             orphan_policy=config.orphan_policy,
             now=now,
             unconfirmed=confirmed.unconfirmed,
+            orphans_since=self.memory.orphans_since(),
+            orphan_grace=timedelta(seconds=config.orphan_grace_seconds),
         )
+        self.memory.saw_orphans(recon.orphans, now)
         self.executor.apply_fixes(recon.fixes)
         accrual = accrue(store, recon.ours, recon.jobs, since=previous.started_at if previous else None, now=now)
         current = [job for job in accrual.jobs.values() if job.id not in recon.held_back]

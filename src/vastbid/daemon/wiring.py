@@ -10,7 +10,7 @@ import httpx
 from vastbid.config.loading import config_hash
 from vastbid.config.settings import Settings, Surface
 from vastbid.core.budget import Budget
-from vastbid.daemon.tick import DaemonConfig
+from vastbid.daemon.config import DaemonConfig
 from vastbid.errors import ConfigError
 from vastbid.obs.metrics import Metrics
 from vastbid.vast.factory import make_market_api
@@ -51,6 +51,7 @@ def daemon_config(settings: Settings, *, dry_run: bool = False) -> DaemonConfig:
         default_strategy=settings.strategy.default,
         default_params=dict(settings.strategy.params),
         orphan_policy=settings.daemon.orphan_policy,
+        orphan_grace_seconds=settings.daemon.orphan_grace_seconds,
         min_migration_gain=settings.daemon.min_migration_gain,
         dry_run=dry_run or settings.daemon.dry_run,
         record_market_samples=settings.database.record_market_samples,
