@@ -9,12 +9,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
 from vastbid.core.budget import Budget
 from vastbid.core.jobs import JobState
 from vastbid.core.labels import parse_label
 from vastbid.daemon.clock import EpochClock, SteadyClock
 from vastbid.daemon.service import DaemonService
+from vastbid.obs.metrics import Metrics
 from vastbid.vast.factory import make_market_api
 from vastbid.vast.port import CreateRequest
 
@@ -234,3 +236,25 @@ def test_by_default_an_orphan_no_job_can_take_is_destroyed_once_its_grace_period
     assert listed == [True] * 5 + [False] * 3  # reported for five minutes (another process may claim it), then gone
     actions = [d.action for d in world.store.decisions.query()]
     assert actions.count("orphan_report") == 5 and actions.count("orphan_destroy") == 1
+
+
+def test_the_ledger_is_checked_against_vast_s_charges_daily_and_a_gap_is_shown(world: World) -> None:
+    job = world.store.jobs.submit(job_spec("metered", 50, offer_filter=FILTER))
+    metrics = Metrics(CollectorRegistry())
+    daemon = world.daemon(metrics=metrics)
+    world.run(daemon, 30)
+
+    (first,) = [d for d in world.store.decisions.query() if d.action == "ledger_check"]  # on the first tick
+    assert abs(first.facts["difference"]) < 1e-3
+    world.sim.advance(24 * 3600 - 30 * 60)  # a day after the first check: the next one is due
+    daemon.tick()
+    checks = [d for d in world.store.decisions.query() if d.action == "ledger_check"]
+    assert len(checks) == 2
+    latest = checks[-1].facts
+    (inst,) = ours(world, job.id)
+    burn = next(i.dph_total for i in world.api.list_instances() if i.id == inst)
+    assert latest["instances"] == 1 and latest["ledger"] > 0
+    # Vast bills to the second and we to the tick, taking an instance to have stayed as each tick sees it.
+    assert abs(latest["difference"]) <= 0.01 * latest["ledger"] + burn * 60 / 3600
+    gauge = metrics.registry.get_sample_value("vastbid_ledger_difference_dollars")
+    assert gauge == pytest.approx(latest["difference"], abs=1e-6)

@@ -20,7 +20,7 @@ from vastbid.core.actions import Action, PlaceBid, RentOnDemand
 from vastbid.core.jobs import Job
 from vastbid.core.offers import Offer
 from vastbid.core.plan import JobOutcome, Plan
-from vastbid.daemon.executor import PlannedRow
+from vastbid.daemon.executor import ExecutionReport, PlannedRow
 from vastbid.daemon.reconcile import Fix
 from vastbid.store.decisions import DecisionOutcome, DecisionRecord
 
@@ -116,6 +116,19 @@ def reasons(plan: Plan, jobs: Mapping[int, Job]) -> dict[int, str | None]:
         elif job.state_reason is not None and job.state_reason.startswith(ERROR_PREFIX):
             out[job_id] = decision.why
     return out
+
+
+def tick_counts(offers: int, instances: int, actions: int, report: ExecutionReport, plan: Plan) -> dict[str, Any]:
+    """The tick row's counts (and the summary log line's)."""
+    return {
+        "offers": offers,
+        "instances": instances,
+        "actions": actions,
+        "applied": report.applied,
+        "failed": report.failed,
+        "skipped": report.skipped,
+        "committed_dph": round(plan.committed_dph, 6),
+    }
 
 
 def candidate(offer: Offer) -> dict[str, Any]:

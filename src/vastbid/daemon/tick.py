@@ -25,6 +25,7 @@ from vastbid.core.policy import DecidePolicy
 from vastbid.daemon import record
 from vastbid.daemon.accrue import accrue
 from vastbid.daemon.blind import BlindEnforcer, LastView
+from vastbid.daemon.charges import ChargesCheck
 from vastbid.daemon.clock import Clock
 from vastbid.daemon.config import DaemonConfig
 from vastbid.daemon.executor import Checkpoint, Executor
@@ -87,6 +88,7 @@ class Daemon:
             hours_to_next_tick=config.tick_seconds / 3600.0,
         )
         self.blind = BlindEnforcer(store, self.executor, config.config_hash)
+        self.charges = ChargesCheck()
         self.last_success: datetime | None = None
 
     def tick(self) -> TickResult:
@@ -173,19 +175,12 @@ class Daemon:
         )
         if config.record_market_samples and seen.scanned:
             store.samples.add_many(now, seen.scanned, tick_id=tick_id)
-        counts = {
-            "offers": len(seen.scanned),
-            "instances": len(recon.ours),
-            "actions": len(actions),
-            "applied": report.applied,
-            "failed": report.failed,
-            "skipped": report.skipped,
-            "committed_dph": round(plan.committed_dph, 6),
-        }
+        counts = record.tick_counts(len(seen.scanned), len(recon.ours), len(actions), report, plan)
         store.ticks.finish(tick_id, ok=True, counts=counts)
         self.blind.remember(LastView(now, [*recon.ours, *recon.unclaimed], plan.committed_dph, snapshot.balance))
         self.memory.save_if_due(store, now)
         self.retention.apply_if_due(store, now)
+        self.charges.check_if_due(self.api, store, rows, self.metrics)
         if self.metrics is not None:
             facts = TickFacts(
                 seen.scanned, recon, plan, actions, report, accrual.added, snapshot, config.budget,

@@ -192,6 +192,11 @@ class Metrics:
         )
         self.jobs = Gauge(f"{p}jobs", "Jobs, by state.", ["state"], registry=r)
 
+        self.ledger_difference = Gauge(
+            f"{p}ledger_difference_dollars",
+            "Vast's own charges for our instances minus our ledger for them, at the last daily check.",
+            registry=r,
+        )
         self.committed_burn = Gauge(
             f"{p}committed_burn_dollars_per_hour", "What our instances cost together per hour, now.", registry=r
         )
@@ -330,6 +335,10 @@ class Metrics:
             self.jobs.labels(state=state).set(count)
 
     # --- money ---------------------------------------------------------------------------------------------
+
+    def set_ledger_difference(self, dollars: float) -> None:
+        """Vast's charges minus our ledger, for the instances both know (the daily check)."""
+        self.ledger_difference.set(dollars)
 
     def set_committed_burn(self, dollars_per_hour: float) -> None:
         """What all our instances cost together per hour right now."""

@@ -252,6 +252,15 @@ class InstanceRepository:
         with transaction(self._sessions) as session:
             return [_record(row) for row in session.scalars(query)]
 
+    def recorded_ids(self, instance_ids: Iterable[int]) -> set[int]:
+        """Which of ``instance_ids`` are instances of ours (a row of any state carries them)."""
+        ids = list(instance_ids)
+        if not ids:
+            return set()
+        query = select(InstanceRow.instance_id).where(InstanceRow.instance_id.in_(ids))
+        with transaction(self._sessions) as session:
+            return {int(i) for i in session.scalars(query) if i is not None}
+
     def live(self) -> list[InstanceRecord]:
         """Rows believed to exist on Vast: live ones."""
         return self._in_states(InstanceRecordState.LIVE)

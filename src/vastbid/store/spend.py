@@ -11,7 +11,7 @@ keeps the sum per day and kind in the same transaction, so the day and month sum
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -347,6 +347,18 @@ class SpendRepository:
             totals[day] = found.get(day, 0.0)
             day += timedelta(days=1)
         return totals
+
+    def spent_by_instance(self, instance_ids: Collection[int]) -> dict[int, float]:
+        """$ accrued per instance of ``instance_ids``, all time (instances with nothing accrued are left out)."""
+        if not instance_ids:
+            return {}
+        query = (
+            select(SpendRow.instance_id, func.sum(SpendRow.amount))
+            .where(SpendRow.instance_id.in_(list(instance_ids)))
+            .group_by(SpendRow.instance_id)
+        )
+        with transaction(self._sessions) as session:
+            return {int(i): float(total or 0.0) for i, total in session.execute(query) if i is not None}
 
     def spent_by_job(self, job_id: int) -> float:
         """$ accrued for one job, all time."""

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from vastbid.core.instances import Instance
 from vastbid.core.offers import Offer, RentalType
+from vastbid.vast.models import Charge
 
 MAX_BID_PRICE = 128.0
 """The API's largest accepted bid, $/h (``PUT /asks/{id}/`` range 0.001-128)."""
@@ -105,4 +106,8 @@ class MarketApi(Protocol):
 
     def account(self) -> Account:
         """The current user and balance."""
+        ...
+
+    def charges(self) -> list[Charge]:
+        """What Vast charged per instance (its own bill), all pages."""
         ...
