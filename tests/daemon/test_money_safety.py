@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import select
 
 from vastbid.core.budget import Budget
 from vastbid.core.jobs import JobState
@@ -17,6 +18,7 @@ from vastbid.core.labels import parse_label
 from vastbid.daemon.clock import EpochClock, SteadyClock
 from vastbid.daemon.service import DaemonService
 from vastbid.obs.metrics import Metrics
+from vastbid.store.schema import SpendRow
 from vastbid.vast.factory import make_market_api
 from vastbid.vast.port import CreateRequest
 
@@ -258,3 +260,14 @@ def test_the_ledger_is_checked_against_vast_s_charges_daily_and_a_gap_is_shown(w
     assert abs(latest["difference"]) <= 0.01 * latest["ledger"] + burn * 60 / 3600
     gauge = metrics.registry.get_sample_value("vastbid_ledger_difference_dollars")
     assert gauge == pytest.approx(latest["difference"], abs=1e-6)
+
+
+def test_an_instance_billed_without_a_gap_grows_one_ledger_row_per_kind_and_day(world: World) -> None:
+    job = world.store.jobs.submit(job_spec("steady", 50, offer_filter=FILTER))
+    world.run(world.daemon(), 60)  # an hour of one-minute ticks
+
+    with world.store.engine.connect() as connection:
+        rows = list(connection.execute(select(SpendRow.kind, SpendRow.amount).where(SpendRow.job_id == job.id)))
+    assert len(rows) <= 4  # storage from its first tick, GPU from its boot: not one row per tick
+    assert sum(amount for _kind, amount in rows) == pytest.approx(world.store.spend.spent_by_job(job.id))
+    assert world.store.jobs.get(job.id).spent == pytest.approx(sum(amount for _kind, amount in rows))

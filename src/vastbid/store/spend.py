@@ -161,12 +161,30 @@ def _lock_marks(session: Session, entries: Sequence[SpendEntry]) -> dict[tuple[i
     return {(row.instance_id, row.kind): row for row in rows if (row.instance_id, row.kind) in earliest}
 
 
+def _tails(session: Session, marks: Mapping[tuple[int, str], SpendMarkRow]) -> dict[tuple[int, str], SpendRow]:
+    """Per (instance, kind), its row that ends at its mark (the one a contiguous interval extends), in one query."""
+    if not marks:
+        return {}
+    ends = {mark.accrued_until for mark in marks.values()}
+    query = select(SpendRow).where(
+        SpendRow.instance_id.in_(sorted({key[0] for key in marks})), SpendRow.period_end.in_(sorted(ends))
+    )
+    tails: dict[tuple[int, str], SpendRow] = {}
+    for row in session.scalars(query):
+        key = (int(row.instance_id or 0), row.kind)
+        mark = marks.get(key)
+        if mark is not None and row.period_end == mark.accrued_until:
+            tails[key] = row
+    return tails
+
+
 def _write(session: Session, entries: Sequence[SpendEntry]) -> list[_Clip | None]:
     """Write ``entries`` clipped to their marks (entries without an instance are written whole); advance the
     marks and the daily rollup. One clip per entry, ``None`` where nothing was left to bill."""
     for entry in entries:
         _validate(entry)
     marks = _lock_marks(session, entries)
+    tails = _tails(session, marks)
     clips: list[_Clip | None] = []
     daily: dict[tuple[date, str], float] = {}
     for entry in entries:
@@ -187,8 +205,19 @@ def _write(session: Session, entries: Sequence[SpendEntry]) -> list[_Clip | None
         if amount <= 0:
             continue
         for piece_start, piece_end, piece in _split_at_midnights(clip.start, clip.end, amount):
-            session.add(
-                SpendRow(
+            key = (entry.instance_id, kind) if entry.instance_id is not None else None
+            tail = tails.get(key) if key is not None else None
+            if (
+                tail is not None
+                and tail.period_end == piece_start
+                and tail.job_id == entry.job_id
+                and tail.period_start.astimezone(UTC).date() == piece_start.astimezone(UTC).date()
+            ):
+                # The same instance billed on without a gap, the same day: one row grows, the table does not.
+                tail.period_end = piece_end
+                tail.amount += piece
+            else:
+                tail = SpendRow(
                     instance_id=entry.instance_id,
                     job_id=entry.job_id,
                     kind=kind,
@@ -196,7 +225,9 @@ def _write(session: Session, entries: Sequence[SpendEntry]) -> list[_Clip | None
                     period_end=piece_end,
                     amount=piece,
                 )
-            )
+                session.add(tail)
+            if key is not None:
+                tails[key] = tail
             day = piece_start.astimezone(UTC).date()
             daily[(day, kind)] = daily.get((day, kind), 0.0) + piece
     table = Base.metadata.tables[SpendDailyRow.__tablename__]
