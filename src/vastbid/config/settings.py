@@ -89,6 +89,9 @@ class DatabaseSettings(_Section):
     url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in the state directory")
     decision_retention_days: int = Field(default=90, ge=1, le=36_500)
     sample_retention_days: int = Field(default=30, ge=1, le=36_500)
+    job_retention_days: int = Field(default=30, ge=1, le=36_500)
+    """Finished jobs (and their instance records, ledger rows and decisions) are kept this long after they end; the
+    daily spend totals the budgets read are kept whatever this says."""
     record_market_samples: bool = False
 
 

@@ -27,3 +27,4 @@ class DaemonConfig:
     record_market_samples: bool = False
     decision_retention_days: int = 90
     sample_retention_days: int = 30
+    job_retention_days: int = 30

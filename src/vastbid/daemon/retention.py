@@ -1,4 +1,5 @@
-"""Retention: once a day, old decisions, ticks and market samples are purged by the configured periods."""
+"""Retention: once a day, old decisions, ticks, market samples and finished jobs are purged by the configured
+periods (a finished job goes with its instance records, ledger rows and decisions; daily spend totals stay)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ RETENTION_EVERY = timedelta(days=1)
 class Retention:
     """Applies the retention periods at most once per ``RETENTION_EVERY`` of the daemon's clock."""
 
-    def __init__(self, decision_days: int, sample_days: int) -> None:
+    def __init__(self, decision_days: int, sample_days: int, job_days: int = 30) -> None:
         self.decision_days = decision_days
         self.sample_days = sample_days
+        self.job_days = job_days
         self._applied_at: datetime | None = None
 
     def apply_if_due(self, store: Store, now: datetime) -> None:
@@ -29,7 +31,14 @@ class Retention:
         purged = store.purge_older_than(
             decisions_before=now - timedelta(days=self.decision_days),
             samples_before=now - timedelta(days=self.sample_days),
+            jobs_before=now - timedelta(days=self.job_days),
         )
         self._applied_at = now
-        if purged.decisions or purged.ticks or purged.samples:
-            log.info("retention_applied", decisions=purged.decisions, ticks=purged.ticks, samples=purged.samples)
+        if purged.decisions or purged.ticks or purged.samples or purged.jobs:
+            log.info(
+                "retention_applied",
+                decisions=purged.decisions,
+                ticks=purged.ticks,
+                samples=purged.samples,
+                jobs=purged.jobs,
+            )

@@ -80,7 +80,9 @@ class Daemon:
         self.executor = Executor(api, store, dry_run=config.dry_run, checkpoint=checkpoint)
         self.memory = memory or MarketMemory(timedelta(seconds=config.tick_seconds))
         self.strategies = StrategyBook(registry or default_registry(), config.default_strategy, config.default_params)
-        self.retention = Retention(config.decision_retention_days, config.sample_retention_days)
+        self.retention = Retention(
+            config.decision_retention_days, config.sample_retention_days, config.job_retention_days
+        )
         self.policy = DecidePolicy(
             deployment=config.deployment,
             default_strategy=config.default_strategy,

@@ -57,6 +57,7 @@ def daemon_config(settings: Settings, *, dry_run: bool = False) -> DaemonConfig:
         record_market_samples=settings.database.record_market_samples,
         decision_retention_days=settings.database.decision_retention_days,
         sample_retention_days=settings.database.sample_retention_days,
+        job_retention_days=settings.database.job_retention_days,
     )
 
 

@@ -11,19 +11,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from vastbid.core.jobs import JobState
 from vastbid.errors import StoreError
 from vastbid.store.decisions import DecisionRepository, TickRepository
 from vastbid.store.engine import forbid_sqlite_create, make_engine
 from vastbid.store.identity import DatabaseIdentity, check, ensure_identity, read_identity
-from vastbid.store.instances import InstanceRepository
+from vastbid.store.instances import InstanceRecordState, InstanceRepository
 from vastbid.store.jobs import JobRepository
 from vastbid.store.migrate import current_revision, head_revision, upgrade_engine
 from vastbid.store.samples import SampleRepository
-from vastbid.store.schema import DecisionRow, MarketSampleRow, TickRow
+from vastbid.store.schema import (
+    DecisionRow,
+    InstanceRow,
+    JobRow,
+    MarketSampleRow,
+    SpendMarkRow,
+    SpendRow,
+    TickRow,
+)
 from vastbid.store.session import Clock, describe_db_error, transaction, utc_now
 from vastbid.store.spend import SpendRepository
 from vastbid.store.spot_runs import SpotRunRepository
@@ -36,6 +45,7 @@ class PurgeResult:
     decisions: int
     ticks: int
     samples: int
+    jobs: int = 0
 
 
 class Store:
@@ -74,10 +84,16 @@ class Store:
         ``database_id`` row. ``StoreError`` when the database does not answer. Never creates a database."""
         check(self.engine, self.identity)
 
-    def purge_older_than(self, *, decisions_before: datetime, samples_before: datetime) -> PurgeResult:
-        """Delete decisions and finished ticks older than ``decisions_before`` and samples older than
-        ``samples_before``, in one transaction."""
+    def purge_older_than(
+        self, *, decisions_before: datetime, samples_before: datetime, jobs_before: datetime | None = None
+    ) -> PurgeResult:
+        """Delete decisions and finished ticks older than ``decisions_before``, samples older than
+        ``samples_before`` and, with ``jobs_before``, the jobs that ended before it holding no instance (with their
+        instance records, ledger rows and marks, and decisions), in one transaction. The daily spend totals stay."""
         with transaction(self._sessions) as session:
+            removed_jobs = 0
+            if jobs_before is not None:
+                removed_jobs = _purge_jobs(session, jobs_before)
             removed_decisions = session.execute(delete(DecisionRow).where(DecisionRow.at < decisions_before))
             removed_ticks = session.execute(
                 delete(TickRow).where(TickRow.started_at < decisions_before, TickRow.finished_at.is_not(None))
@@ -87,6 +103,7 @@ class Store:
                 decisions=removed_decisions.rowcount,  # type: ignore[attr-defined]
                 ticks=removed_ticks.rowcount,  # type: ignore[attr-defined]
                 samples=removed_samples.rowcount,  # type: ignore[attr-defined]
+                jobs=removed_jobs,
             )
 
     def apply_retention(self, *, decision_days: int, sample_days: int) -> PurgeResult:
@@ -105,6 +122,42 @@ class Store:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _purge_jobs(session: Session, before: datetime) -> int:
+    """Delete the jobs over before ``before`` that hold no instance, and every row that belongs to them."""
+    final = [state.value for state in JobState if state.is_final]
+    ids = list(
+        session.scalars(
+            select(JobRow.id).where(JobRow.state.in_(final), JobRow.instance_id.is_(None), JobRow.finished_at < before)
+        )
+    )
+    if not ids:
+        return 0
+    instances = [
+        i
+        for i in session.scalars(
+            select(InstanceRow.instance_id).where(
+                InstanceRow.job_id.in_(ids),
+                InstanceRow.state.in_([InstanceRecordState.GONE.value, InstanceRecordState.FAILED.value]),
+            )
+        )
+        if i is not None
+    ]
+    if instances:
+        session.execute(delete(SpendMarkRow).where(SpendMarkRow.instance_id.in_(instances)))
+    session.execute(delete(SpendRow).where(SpendRow.job_id.in_(ids)))
+    session.execute(delete(DecisionRow).where(DecisionRow.job_id.in_(ids)))
+    session.execute(
+        delete(InstanceRow).where(
+            InstanceRow.job_id.in_(ids),
+            InstanceRow.state.in_([InstanceRecordState.GONE.value, InstanceRecordState.FAILED.value]),
+        )
+    )
+    kept = set(session.scalars(select(InstanceRow.job_id).where(InstanceRow.job_id.in_(ids))))
+    gone = [job_id for job_id in ids if job_id not in kept]  # a job with a record still open is kept
+    session.execute(delete(JobRow).where(JobRow.id.in_(gone)))
+    return len(gone)
 
 
 def open_store(url: str, *, upgrade: bool = False, clock: Clock = utc_now) -> Store:
