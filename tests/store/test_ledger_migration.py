@@ -17,19 +17,8 @@ from vastbid.store.schema import SpendRow
 EVENING = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)
 
 
-def _upgrade_to(url: str, revision: str) -> None:
-    engine = make_engine(url)
-    try:
-        config = alembic_config()
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-    finally:
-        engine.dispose()
-
-
 def test_upgrading_a_ledger_keeps_its_totals_and_bills_no_old_second_again(db_url: str) -> None:
-    _upgrade_to(db_url, "0002")
+    upgrade(db_url, "0002")
     engine = make_engine(db_url)
     midnight = EVENING + timedelta(hours=2)
     rows = [  # as the old daemon wrote them: split at midnight, one instance, plus a manual row

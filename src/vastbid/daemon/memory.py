@@ -6,8 +6,8 @@ In the manner of Karpenter's ``UnavailableOfferings``, it owns:
   each tick did (never by reading back the rows it wrote);
 - spot runs (``SpotRuns``): how long each machine's interruptible capacity lasts.
 
-It is loaded once (on the first tick: the spot runs saved in the database and the machine history of the last
-``HISTORY_DAYS`` of the decision log; a failed load is logged and retried on the next tick, and nothing is saved
+It is loaded once (on the first tick: the spot runs and the machine history saved in the database, small aggregates,
+never rebuilt from the decision log; a failed load is logged and retried on the next tick, and nothing is saved
 until a load succeeded, so an empty memory never overwrites a stored one) and saved every ``SAVE_EVERY`` and on a
 graceful stop. The snapshot step reads it through ``view``; the tick feeds it through ``observe`` and ``learn``.
 
@@ -27,20 +27,16 @@ import structlog
 from vastbid.core.choice import MachineRecord
 from vastbid.core.offers import Offer
 from vastbid.core.spot_runs import SpotRuns, SpotStats
-from vastbid.store.decisions import DecisionOutcome
 from vastbid.store.store import Store
 
 log = structlog.get_logger("vastbid.memory")
 
 UNAVAILABLE_TICKS = 5
 """How many ticks an offer that failed to rent (taken, gone) is skipped."""
-HISTORY_DAYS = 30
-"""How far back the decision log is read, once at start, for what we learned of each machine."""
 SPOT_GAP_TICKS = 3
 """A machine unseen for more than this many tick lengths has its run of spot capacity ended at its last sighting."""
 SAVE_EVERY = timedelta(minutes=15)
 """How often (on the daemon's clock) the spot runs are saved in the database."""
-_RENTALS = frozenset({"place_bid", "rent_on_demand"})
 
 SpotSource = Callable[[Collection[int], datetime], Mapping[int, SpotStats]]
 """Per machine id asked for, its spot statistics as of a moment."""
@@ -66,37 +62,25 @@ class MarketMemory:
         self._unavailable: dict[int, int] = {}
         self._machines: dict[int, MachineRecord] = {}
         self._loaded = False
-        self._history_loaded = False
         self._saved_at: datetime | None = None
         self._orphans: dict[int, datetime] = {}
 
     # --- persistence ----------------------------------------------------------------------------------------
 
     def load(self, store: Store, now: datetime) -> None:
-        """Once, restore the saved spot runs and the machine history; a failure is logged and retried next tick."""
-        if not self._history_loaded:
-            try:
-                decisions = store.decisions.query(since=now - timedelta(days=HISTORY_DAYS))
-            except Exception as exc:  # never fails the tick: the next one tries again
-                log.warning("machine_history_load_failed", error=str(exc), error_class=type(exc).__name__)
-            else:
-                for decision in decisions:
-                    machine = decision.facts.get("machine_id")
-                    if not isinstance(machine, int):
-                        continue
-                    if decision.action in _RENTALS and decision.outcome is DecisionOutcome.APPLIED:
-                        self._count(machine, rentals=1)
-                    elif decision.action == "job_interrupted":
-                        self._count(machine, interruptions=1)
-                self._history_loaded = True
+        """Once, restore the saved spot runs and machine history (small aggregates: never the decision log); a
+        failure is logged and retried on the next tick."""
         if self._loaded:
             return
         try:
             states = store.spot_runs.load()
+            history = store.machine_history.load()
         except Exception as exc:  # never fails the tick: the next one tries again
             log.warning("spot_runs_load_failed", error=str(exc), error_class=type(exc).__name__)
             return
         self.spot_runs.restore(states)
+        for machine, record in history.items():  # what this run already learned adds to what was saved
+            self._count(machine, rentals=record.rentals, interruptions=record.interruptions)
         self._loaded = True
         self._saved_at = now
         log.info("spot_runs_restored", machines=len(self.spot_runs))
@@ -115,6 +99,7 @@ class MarketMemory:
             return False
         try:
             saved = store.spot_runs.replace_all(self.spot_runs.snapshot())
+            store.machine_history.replace_all(self._machines)
         except Exception as exc:  # a failed save must not fail the tick; the previous snapshot stays whole
             log.warning("spot_runs_save_failed", error=str(exc), error_class=type(exc).__name__)
             return False

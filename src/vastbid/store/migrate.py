@@ -46,23 +46,24 @@ def current_revision(engine: Engine) -> str | None:
         raise StoreError(f"cannot read the schema revision: {type(exc).__name__}: {exc.args[0]}") from None
 
 
-def upgrade_engine(engine: Engine) -> tuple[str | None, str]:
-    """Migrate ``engine``'s database to the head; returns ``(revision before, revision after)``."""
+def upgrade_engine(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Migrate ``engine``'s database to ``revision`` (the head by default: an older one is for testing
+    migrations); returns ``(revision before, revision after)``."""
     before = current_revision(engine)
     config = alembic_config()
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     except SQLAlchemyError as exc:
         raise StoreError(f"schema upgrade failed: {type(exc).__name__}: {exc.args[0]}") from None
-    return before, head_revision()
+    return before, head_revision() if revision == "head" else revision
 
 
-def upgrade(url: str) -> tuple[str | None, str]:
-    """Migrate the database at ``url`` to the head; returns ``(revision before, revision after)``."""
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
+    """Migrate the database at ``url`` to ``revision`` (the head by default); returns ``(before, after)``."""
     engine = make_engine(url)
     try:
-        return upgrade_engine(engine)
+        return upgrade_engine(engine, revision)
     finally:
         engine.dispose()

@@ -192,3 +192,14 @@ class SpotRunRow(Base):
     up_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_up: Mapped[datetime | None] = mapped_column(UtcDateTime)
     past_up_hours: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class MachineHistoryRow(Base):
+    """What we learned of one machine from our own rentals (``core.choice.MachineRecord``), as the daemon last
+    saved it."""
+
+    __tablename__ = "machine_history"
+
+    machine_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    rentals: Mapped[int] = mapped_column(Integer)
+    interruptions: Mapped[int] = mapped_column(Integer)

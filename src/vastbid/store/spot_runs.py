@@ -1,4 +1,5 @@
-"""The daemon's spot runs (``core.spot_runs.SpotRuns``), saved whole so a restart picks up where it left off.
+"""The daemon's market memory as small aggregates: its spot runs (``core.spot_runs.SpotRuns``) and its machine
+history (``core.choice.MachineRecord`` per machine), each saved whole so a restart picks up where it left off.
 
 ``replace_all`` swaps the stored snapshot for a new one in one transaction (all the old rows or all the new, never
 a mix or nothing: a failed save leaves the previous snapshot as it was); ``load`` gives it back.
@@ -6,13 +7,14 @@ a mix or nothing: a failed save leaves the previous snapshot as it was); ``load`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from vastbid.core.choice import MachineRecord
 from vastbid.core.spot_runs import SpotRunState
-from vastbid.store.schema import Base, SpotRunRow
+from vastbid.store.schema import Base, MachineHistoryRow, SpotRunRow
 from vastbid.store.session import transaction
 
 _TABLE = Base.metadata.tables[SpotRunRow.__tablename__]
@@ -58,3 +60,31 @@ class SpotRunRepository:
             )
             for row in rows
         ]
+
+
+_HISTORY = Base.metadata.tables[MachineHistoryRow.__tablename__]
+
+
+class MachineHistoryRepository:
+    """The saved machine history, one row per machine (rentals we made, interruptions we saw)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def replace_all(self, history: Mapping[int, MachineRecord]) -> int:
+        """Store ``history`` in place of the previous one (one transaction); returns the rows."""
+        rows = [
+            {"machine_id": machine, "rentals": record.rentals, "interruptions": record.interruptions}
+            for machine, record in sorted(history.items())
+        ]
+        with transaction(self._sessions) as session:
+            session.execute(delete(MachineHistoryRow))
+            if rows:
+                session.execute(insert(_HISTORY), rows)
+        return len(rows)
+
+    def load(self) -> dict[int, MachineRecord]:
+        """The saved history (empty when none was saved)."""
+        with transaction(self._sessions) as session:
+            rows = list(session.scalars(select(MachineHistoryRow)))
+        return {row.machine_id: MachineRecord(interruptions=row.interruptions, rentals=row.rentals) for row in rows}

@@ -35,7 +35,7 @@ from vastbid.store.schema import (
 )
 from vastbid.store.session import Clock, describe_db_error, transaction, utc_now
 from vastbid.store.spend import SpendRepository
-from vastbid.store.spot_runs import SpotRunRepository
+from vastbid.store.spot_runs import MachineHistoryRepository, SpotRunRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,7 @@ class Store:
         self.spend = SpendRepository(self._sessions, clock)
         self.samples = SampleRepository(self._sessions)
         self.spot_runs = SpotRunRepository(self._sessions)
+        self.machine_history = MachineHistoryRepository(self._sessions)
 
     @property
     def url(self) -> str:
