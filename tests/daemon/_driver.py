@@ -15,8 +15,9 @@ import httpx
 
 from vastbid.core.budget import Budget
 from vastbid.daemon.clock import SystemClock
+from vastbid.daemon.config import DaemonConfig
 from vastbid.daemon.loop import run_forever
-from vastbid.daemon.tick import Daemon, DaemonConfig
+from vastbid.daemon.tick import Daemon
 from vastbid.store.store import open_store
 from vastbid.vast.factory import make_market_api
 

@@ -58,7 +58,8 @@ def test_a_bad_filter_and_a_raising_strategy_fail_their_own_jobs_only(
     bad_filter = world.store.jobs.submit(job_spec("bad-filter", 5, offer_filter="num_gpus>>2"))
     raising = world.store.jobs.submit(job_spec("raising", 5, offer_filter=FILTER, strategy="exploding"))
     metrics = Metrics(CollectorRegistry())
-    daemon = world.daemon(registry=registry(), metrics=metrics)
+    # A two-minute tick starts up to 21 creates (Vast's 4.5 s pace): all 18 fit in the first one.
+    daemon = world.daemon(registry=registry(), metrics=metrics, tick_seconds=120)
 
     with capture_logs() as logs:
         first = daemon.tick()

@@ -32,11 +32,13 @@ class JobOutcome(StrEnum):
     """The strategy's choice was refused (budget, cap, rental, hysteresis...): the reason says which."""
     ERROR = "error"
     """Something concerning this job alone failed (its filter, its strategy): the job is skipped this tick."""
+    DEFERRED = "deferred"
+    """Its create waits for a later tick: this tick already starts as many as its interval allows (pacing)."""
 
     @property
     def is_quiet(self) -> bool:
         """Whether the decision log need not record it each tick (nothing changes)."""
-        return self in (JobOutcome.KEEP, JobOutcome.WAIT)
+        return self in (JobOutcome.KEEP, JobOutcome.WAIT, JobOutcome.DEFERRED)
 
 
 class ErrorCause(StrEnum):

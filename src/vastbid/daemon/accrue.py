@@ -6,6 +6,8 @@ Between two observations an instance is taken to have stayed as it is now (the d
   (the boot moment is not known, so the first one counts nothing: progress is never overstated).
 Both are written by ``SpendRepository.accrue_tick`` in one transaction, clipped to each instance's high-water mark,
 so a second is billed once whatever crashes: a restart that accrues again from the same last tick adds nothing.
+An instance is never billed from before it was created (Vast's ``start_date``): one made by a tick that died
+before finishing has no mark yet, and the last successful tick may be long before it.
 """
 
 from __future__ import annotations
@@ -48,10 +50,12 @@ def accrue(
     if since is not None and now > since:
         for inst in ours:
             job = owner.get(inst.id)
+            # Never before the instance existed: one created by a tick that died has no mark yet.
+            start = min(max(since, inst.started_at), now) if inst.started_at is not None else since
             usages.append(
                 InstanceUsage(
                     instance_id=inst.id,
-                    since=since,
+                    since=start,
                     until=now,
                     running=inst.status is InstanceStatus.RUNNING,
                     gpu_dph=max(inst.gpu_dph, 0.0),

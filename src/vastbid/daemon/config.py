@@ -8,6 +8,7 @@ from typing import Any
 
 from vastbid.config.settings import OrphanPolicy
 from vastbid.core.budget import Budget
+from vastbid.core.policy import DecidePolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +29,14 @@ class DaemonConfig:
     decision_retention_days: int = 90
     sample_retention_days: int = 30
     job_retention_days: int = 30
+    create_interval_seconds: float = 4.5
+    """Vast's pace between two creates: a tick starts no more creates than fit in most of its interval."""
+
+    def decide_policy(self) -> DecidePolicy:
+        """The knobs of ``decide()`` these settings give."""
+        return DecidePolicy(
+            deployment=self.deployment,
+            default_strategy=self.default_strategy,
+            min_migration_gain=self.min_migration_gain,
+            hours_to_next_tick=self.tick_seconds / 3600.0,
+        )

@@ -93,11 +93,14 @@ class Executor:
         *,
         dry_run: bool = False,
         checkpoint: Checkpoint | None = None,
+        heartbeat: Callable[[], object] | None = None,
     ) -> None:
         self._api = api
         self._store = store
         self._dry_run = dry_run
         self._checkpoint = checkpoint or (lambda _point: None)
+        self._heartbeat = heartbeat or (lambda: None)
+        """Called before every action (the systemd watchdog is petted while a long tick acts)."""
 
     def apply_fixes(self, fixes: Sequence[Fix]) -> None:
         """Write what the reconciler found (settled intents, gone instances, adoptions, job states).
@@ -142,6 +145,7 @@ class Executor:
         failed_jobs: set[int] = set()
         for decision_id, row in zip(ids, rows, strict=True):
             action = row.action
+            self._heartbeat()
             if self._dry_run:
                 self._store.decisions.set_outcome(decision_id, DecisionOutcome.SKIPPED_DRY_RUN)
                 report.skipped += 1

@@ -15,6 +15,8 @@ Only instances whose label carries our prefix (``vastbid:<deployment>:``) are ou
   is over), otherwise reported (and counted against every budget); an instance left by a create
   recorded as failed (a low-bid leftover) is always destroyed, as is a second instance of a job that already holds
   one;
+- a live instance whose job has moved on to another instance (a migration killed between its create and its
+  destroy), or is over without pointing at it, is a leftover: destroyed;
 - job states follow their instances: running when it runs, interrupted when it is outbid or waits for its GPUs,
   and ``on_demand_since`` is set or cleared with the rental.
 """
@@ -52,6 +54,8 @@ class FixKind(StrEnum):
     """An instance of ours the database had lost is taken back into its job."""
     ORPHAN_DESTROY = "orphan_destroy"
     """An instance of ours no job may hold is destroyed (the ``DestroyInstance`` goes with the plan)."""
+    LEFTOVER_DESTROY = "leftover_destroy"
+    """A live instance of ours whose job moved on to another (or is over) is destroyed with the plan."""
     ORPHAN_REPORT = "orphan_report"
     """An instance of ours no job claims, left alone by the orphan policy."""
     JOB_RUNNING = "job_running"
@@ -172,6 +176,7 @@ def reconcile(
         record = by_instance.get(inst.id) or by_record_label.get(inst.label or "")
         if record is not None and record.state is InstanceRecordState.LIVE and record.instance_id == inst.id:
             result.ours.append(inst)
+            _leftover(inst, record, job_view, result)
             continue
         seen_since = (orphans_since or {}).get(inst.id, now)
         overdue = now - seen_since >= orphan_grace
@@ -184,6 +189,21 @@ def reconcile(
         job_view[job.id] = _follow(job, by_id[job.instance_id], now, result)
     result.jobs = job_view
     return result
+
+
+def _leftover(inst: Instance, record: InstanceRecord, jobs: Mapping[int, Job], result: Reconciliation) -> None:
+    """Destroy a live instance of ours whose job has moved on (a migration killed between its create and its
+    destroy) or is over without pointing at it: nothing would ever stop it otherwise."""
+    if record.job_id is None:
+        return
+    job = jobs.get(record.job_id)
+    if job is not None and job.instance_id == inst.id:
+        return
+    now_on = f"now on instance {job.instance_id}" if job is not None and job.instance_id else "holding none of it"
+    why = f"instance {inst.id} is a leftover of job {record.job_id} (attempt {record.attempt}, {now_on}): destroy it"
+    facts = {"instance_id": inst.id, "label": inst.label, "attempt": record.attempt}
+    result.destroy.append(DestroyInstance(record.job_id, inst.id, why, facts))
+    result.fixes.append(Fix(FixKind.LEFTOVER_DESTROY, why, record.job_id, inst.label, inst.id, facts))
 
 
 def _point(jobs: dict[int, Job], job_id: int | None, instance_id: int) -> None:

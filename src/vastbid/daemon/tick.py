@@ -14,6 +14,7 @@ what must stop (``blind``). A failure concerning one job (its filter, its strate
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,6 @@ import structlog
 
 from vastbid.core.decide import decide
 from vastbid.core.plan import Plan
-from vastbid.core.policy import DecidePolicy
 from vastbid.daemon import record
 from vastbid.daemon.accrue import accrue
 from vastbid.daemon.blind import BlindEnforcer, LastView
@@ -32,6 +32,7 @@ from vastbid.daemon.executor import Checkpoint, Executor
 from vastbid.daemon.export import TickFacts, export
 from vastbid.daemon.memory import MarketMemory
 from vastbid.daemon.observe import confirm_missing, observe
+from vastbid.daemon.pacing import creates_per_tick, defer_creates
 from vastbid.daemon.reconcile import reconcile
 from vastbid.daemon.retention import Retention
 from vastbid.daemon.snapshot import build_snapshot
@@ -71,26 +72,25 @@ class Daemon:
         checkpoint: Checkpoint | None = None,
         registry: Registry | None = None,
         memory: MarketMemory | None = None,
+        heartbeat: Callable[[], object] | None = None,
     ) -> None:
         self.config = config
         self.api = api
         self.store = store
         self.clock = clock
         self.metrics = metrics
-        self.executor = Executor(api, store, dry_run=config.dry_run, checkpoint=checkpoint)
+        self.executor = Executor(api, store, dry_run=config.dry_run, checkpoint=checkpoint, heartbeat=heartbeat)
         self.memory = memory or MarketMemory(timedelta(seconds=config.tick_seconds))
         self.strategies = StrategyBook(registry or default_registry(), config.default_strategy, config.default_params)
         self.retention = Retention(
             config.decision_retention_days, config.sample_retention_days, config.job_retention_days
         )
-        self.policy = DecidePolicy(
-            deployment=config.deployment,
-            default_strategy=config.default_strategy,
-            min_migration_gain=config.min_migration_gain,
-            hours_to_next_tick=config.tick_seconds / 3600.0,
-        )
+        self.policy = config.decide_policy()
         self.blind = BlindEnforcer(store, self.executor, config.config_hash)
         self.charges = ChargesCheck()
+        self.create_limit = creates_per_tick(config.tick_seconds, config.create_interval_seconds)
+        self.deferred = 0
+        """Jobs whose create the last tick left for later ones (the daemon is still acquiring)."""
         self.last_success: datetime | None = None
 
     def tick(self) -> TickResult:
@@ -136,8 +136,7 @@ class Daemon:
         try:
             seen = observe(self.api, {j.spec.offer_filter for j in jobs if not j.state.is_final}, now)
         except MarketError:  # unseen market: still stop what must stop, commit nothing new; the tick fails
-            strategies = self.strategies.for_jobs(jobs)
-            self.blind.enforce(tick_id, now, jobs, config.budget, strategies, self.policy)
+            self.blind.enforce(tick_id, now, jobs, config.budget, self.strategies.for_jobs(jobs), self.policy)
             raise
         self.memory.load(store, now)
         self.memory.observe(now, seen.scanned)
@@ -162,7 +161,8 @@ class Daemon:
         plan = decide(
             snapshot, current, budget=config.budget, strategies=self.strategies.for_jobs(current), policy=self.policy
         )
-        actions = [*recon.destroy, *plan.actions]
+        paced = defer_creates([*recon.destroy, *plan.actions], plan, self.create_limit)
+        actions, plan, self.deferred = paced.actions, paced.plan, len(paced.deferred)
         rows = record.RowContext(tick_id, now, config.config_hash)
         store.decisions.add_many(record.logged_rows(rows, recon.fixes, plan, actions, accrual.jobs))
         for job_id, reason in record.reasons(plan, accrual.jobs).items():
