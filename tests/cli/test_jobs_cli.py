@@ -44,7 +44,7 @@ def test_submit_from_flags_then_list_and_show(db: str) -> None:
         "--env",
         "EPOCHS=3",
         "--param",
-        "threshold=0.3",
+        "bid_margin=0.05",
         "--priority",
         "5",
     )
@@ -54,7 +54,7 @@ def test_submit_from_flags_then_list_and_show(db: str) -> None:
     [job] = _listed(db)
     assert job["state"] == "queued"
     spec = job["spec"]
-    assert (spec["num_gpus"], spec["env"], spec["strategy_params"]) == (2, {"EPOCHS": "3"}, {"threshold": 0.3})
+    assert (spec["num_gpus"], spec["env"], spec["strategy_params"]) == (2, {"EPOCHS": "3"}, {"bid_margin": 0.05})
 
     table = _run(db, "list")
     assert "train" in table.output and "queued" in table.output
@@ -82,7 +82,7 @@ def test_file_with_several_jobs_submits_all(tmp_path: Path, db: str) -> None:
     path.write_text(
         '[[jobs]]\nname = "a"\nimage = "img"\nmax_price_per_gpu = 0.2\n\n'
         '[[jobs]]\nname = "b"\nimage = "img"\nmax_price_per_gpu = 0.3\nwork_hours = 4\n'
-        "deadline = 2026-12-01T18:00:00Z\n"
+        "deadline = 2036-12-01T18:00:00Z\n"
     )
     result = _run(db, "submit", "--file", str(path), "--json")
     assert result.exit_code == 0, result.output

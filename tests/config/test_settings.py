@@ -63,7 +63,7 @@ def test_every_error_names_path_value_and_what_is_allowed(tmp_path: Path, home: 
     assert "deployment: must match pattern '^[a-z0-9-]{1,32}$' (got 'Prod!')" in message
     assert "daemon.tick_seconds: must be greater than or equal to 5 (got 2)" in message
     assert "daemon.orphan_policy: must be 'adopt_or_destroy', 'destroy', 'adopt' or 'report' (got 'nuke')" in message
-    assert "market.surfce: unknown setting; allowed here: " in message and "surface" in message
+    assert "market.surfce: unknown setting (did you mean 'surface'?); allowed here: " in message
     assert "budget.monthly_cap (from VASTBID_BUDGET__MONTHLY_CAP): must be greater than or equal to 0" in message
 
 

@@ -180,3 +180,16 @@ def test_mask_helper_and_no_secrets_means_no_change() -> None:
     assert mask(f"key={API_KEY}") == f"key={API_KEY}"
     redact(API_KEY)
     assert mask(f"key={API_KEY}") == "key=[REDACTED]"
+
+
+def test_a_secret_is_masked_in_its_escaped_forms_too(out: io.StringIO) -> None:
+    """A control or non-ASCII character in a secret: an error quoting its repr (as httpx's do) shows none of it."""
+    secret = "a3f9c2e1b4d5f607\n18293a4b5c6d7é8f"
+    redact(secret)
+    error = ValueError(f"Illegal header value {('Bearer ' + secret).encode('utf-8')!r}")
+
+    get_logger("vastbid.tick").warning("tick_failed", error=str(error), quoted=repr(secret))
+
+    text = out.getvalue()
+    assert "a3f9c2e1b4d5f607" not in text and "18293a4b5c6d7" not in text
+    assert text.count("[REDACTED]") == 2

@@ -16,7 +16,13 @@ from vastbid.errors import InvalidInputError, RateLimitedError
 from vastbid.obs.metrics import Metrics, metric_names, route_template
 
 UNIT_SUFFIXES = ("_seconds", "_dollars", "_dollars_per_hour", "_dollars_per_gpu_hour", "_timestamp_seconds")
-DIMENSIONLESS_GAUGES = {"vastbid_instances", "vastbid_jobs", "vastbid_offers_seen", "vastbid_ready"}
+DIMENSIONLESS_GAUGES = {
+    "vastbid_instances",
+    "vastbid_jobs",
+    "vastbid_jobs_waiting",
+    "vastbid_offers_seen",
+    "vastbid_ready",
+}
 ID_LIKE_LABEL = re.compile(r"(^|_)(id|ids|uuid)$")
 
 

@@ -3,22 +3,28 @@
 A command that reads or writes the database takes ``--config FILE`` (settings; ``VASTBID_CONFIG`` works too) or
 ``--db URL`` (a SQLAlchemy URL, bypassing the settings); with neither, the settings come from the environment
 and the database is the default SQLite file. Known errors print one ``error: ...`` line and exit with their code.
+``front_door_checks`` is what a submitted job is checked against (the offer grammar, the strategy registry, now).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
-from vastbid.config import Settings, load_settings
+from vastbid.config import Settings, StrategySettings, load_settings
 from vastbid.errors import VastbidError
 from vastbid.store import Store, open_store
+from vastbid.store.jobs import JobChecks, QueryGrammar
+from vastbid.strategies.registry import Registry, default_registry
+from vastbid.vast.query import ALIASES, KNOWN_FIELDS, compile_query
 
 CONFIG_OPTION: Any = typer.Option(
     None, "--config", "-c", envvar="VASTBID_CONFIG", help="Settings file (TOML).", dir_okay=False
@@ -67,3 +73,37 @@ def open_store_from(config: Path | None, db: str | None, *, upgrade: bool = True
 def print_json(data: Any) -> None:
     """Machine output: indented JSON on stdout."""
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _refuse_unknown_fields_quietly(record: logging.LogRecord) -> bool:
+    """Drops the grammar's "sent to the server as is" warning: the front door refuses unknown fields instead."""
+    return "offer_query_unknown_field" not in str(record.msg)
+
+
+def _parse_offer_query(text: str) -> Mapping[str, Any]:
+    """The query's wire filters, its values type-checked against the offer fields (``QueryError`` otherwise)."""
+    logger = logging.getLogger("vastbid.vast.query")
+    logger.addFilter(_refuse_unknown_fields_quietly)
+    try:
+        return compile_query(text).filters
+    finally:
+        logger.removeFilter(_refuse_unknown_fields_quietly)
+
+
+OFFER_GRAMMAR = QueryGrammar(parse=_parse_offer_query, fields=KNOWN_FIELDS, aliases=ALIASES)
+"""The ``vastai search offers`` grammar, for the front door's query check."""
+
+
+def front_door_checks(
+    settings: Settings | None, *, now: datetime | None = None, registry: Registry | None = None
+) -> JobChecks:
+    """What a submitted job is checked against: the offer grammar, the strategies (default from ``settings``) and
+    now (the wall clock unless given)."""
+    strategy = settings.strategy if settings is not None else StrategySettings()
+    return JobChecks(
+        now=now or datetime.now(UTC),
+        grammar=OFFER_GRAMMAR,
+        registry=registry or default_registry(),
+        default_strategy=strategy.default,
+        default_params=dict(strategy.params),
+    )

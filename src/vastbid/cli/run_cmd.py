@@ -15,21 +15,34 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from vastbid.backtest.scenario import demo_jobs, run_demo
-from vastbid.cli.common import CONFIG_OPTION, DB_OPTION, console, print_json, reported_errors, settings_from
+from vastbid.cli.common import (
+    CONFIG_OPTION,
+    DB_OPTION,
+    console,
+    front_door_checks,
+    print_json,
+    reported_errors,
+    settings_from,
+)
+from vastbid.cli.config_cmd import strategy_findings
 from vastbid.cli.offers_cmd import SIM_BASE_URL
 from vastbid.config import Settings
+from vastbid.config.checks import Severity
 from vastbid.config.settings import HttpSettings
 from vastbid.daemon.clock import Clock, EpochClock, SteadyClock, SystemClock
 from vastbid.daemon.loop import run_forever
 from vastbid.daemon.service import READY_INTERVALS, DaemonService
 from vastbid.daemon.tick import Daemon
 from vastbid.daemon.wiring import daemon_config, market_api
+from vastbid.errors import ConfigError
+from vastbid.obs import notify
 from vastbid.obs.http import HttpApp, HttpServer
 from vastbid.obs.logging import configure_logging, redact
 from vastbid.obs.metrics import Metrics
 from vastbid.sim import ScaledClock, SimConfig, Simulator
 from vastbid.store import open_store
 from vastbid.store.store import Store
+from vastbid.strategies.registry import default_registry
 
 LOG_FORMAT_OPTION: Any = typer.Option("auto", "--log-format", help="auto (console on a TTY), json or console.")
 LOG_LEVEL_OPTION: Any = typer.Option("info", "--log-level", help="debug, info, warning or error.")
@@ -54,6 +67,10 @@ def run(
         float, typer.Option("--speed", min=0.001, help="--simulate: simulated seconds per second.")
     ] = 60.0,
     seed: Annotated[int, typer.Option("--seed", help="--simulate: the market's random seed.")] = 7,
+    offers: Annotated[
+        int | None,
+        typer.Option("--offers", min=1, help="--simulate: grow the market to about this many offers."),
+    ] = None,
     http: Annotated[
         str | None,
         typer.Option("--http", help="Serve metrics, health and the job API on HOST:PORT (default http.bind), or off."),
@@ -64,6 +81,9 @@ def run(
     """Run the bidding daemon: tick every interval until SIGTERM/SIGINT."""
     with reported_errors():
         settings = settings_from(config)
+        refused = [str(f) for f in strategy_findings(settings, default_registry()) if f.severity is Severity.ERROR]
+        if refused:  # what `config check` refuses, the daemon refuses before it touches anything
+            raise ConfigError("invalid settings:" + "".join(f"\n  {line}" for line in refused))
         bind = _http_bind(settings, http)
         configure_logging(level=log_level, fmt=_log_format(log_format))
         key = settings.market.api_key.get_secret_value() if settings.market.api_key else None
@@ -77,7 +97,16 @@ def run(
             redact(sim_key)
             sim_clock = ScaledClock(speed=speed)
             sim = Simulator(
-                SimConfig(seed=seed, scenario="default", api_key=sim_key, lowcode_token=sim_key), clock=sim_clock
+                SimConfig(
+                    seed=seed,
+                    scenario="default",
+                    api_key=sim_key,
+                    lowcode_token=sim_key,
+                    offers=offers,
+                    # a new embedded market over a database that already knows instances never reuses their ids
+                    first_instance_id=max(30_000_000, (store.instances.highest_instance_id() or 0) + 1_000),
+                ),
+                clock=sim_clock,
             )
             clock = EpochClock(sim_clock.now)
             time_scale = speed
@@ -94,13 +123,24 @@ def run(
             _load_demo_jobs(store, clock.now())
         else:
             api = market_api(settings, metrics=metrics)
-        daemon = Daemon(daemon_config(settings, dry_run=dry_run), api, store, clock, metrics=metrics)
+        daemon = Daemon(
+            daemon_config(settings, dry_run=dry_run), api, store, clock, metrics=metrics, heartbeat=notify.watchdog
+        )
         if once:
             result = daemon.tick()
-            raise typer.Exit(0 if result.ok else 1)
+            all_failed = result.failed > 0 and result.failed >= result.actions
+            if not result.ok or all_failed:
+                why = result.error or f"every action it tried failed ({result.failed})"
+                typer.echo(f"error: the tick failed: {why}", err=True)
+            raise typer.Exit(0 if result.ok and not all_failed else 1)
         # The simulator's clock runs `speed` times faster than the scheduler's intervals.
         window = timedelta(seconds=READY_INTERVALS * settings.daemon.tick_seconds * time_scale)
-        service = DaemonService(daemon, caps=settings.budget, window=window)
+        service = DaemonService(
+            daemon,
+            caps=settings.budget,
+            window=window,
+            checks=lambda: front_door_checks(settings, now=clock.now()),
+        )
         server = None
         if bind is not None:
             app = HttpApp(service, metrics.registry, token=settings.http.token, open_reads=settings.http.open_reads)

@@ -20,6 +20,9 @@ def serve(  # noqa: PLR0917 (typer options are positional parameters)
     api_key: str | None = typer.Option(None, "--api-key", help="The key clients must send; generated if not given."),
     lowcode_token: str | None = typer.Option(None, "--lowcode-token", help="The LowCodeAPI api_token to accept."),
     rate_limits: bool = typer.Option(False, "--rate-limits", help="Turn on Vast's per-route rate limits."),
+    offers: int | None = typer.Option(
+        None, "--offers", min=1, help="Grow the market to about this many offers (the default model mix)."
+    ),
     duration: float | None = typer.Option(None, "--duration", hidden=True, help="Stop after this many seconds."),
 ) -> None:
     """Serve the simulated Vast.ai marketplace (native API and LowCodeAPI) until Ctrl-C."""
@@ -31,12 +34,14 @@ def serve(  # noqa: PLR0917 (typer options are positional parameters)
     key = api_key or secrets.token_urlsafe(24)
     token = lowcode_token or secrets.token_urlsafe(24)
     sim = Simulator(
-        SimConfig(seed=seed, scenario=scenario, api_key=key, lowcode_token=token), clock=ScaledClock(speed=speed)
+        SimConfig(seed=seed, scenario=scenario, api_key=key, lowcode_token=token, offers=offers),
+        clock=ScaledClock(speed=speed),
     )
     if rate_limits:
         sim.faults.use_vast_rate_limits()
     with sim.serve(host=host, port=port) as url:
-        typer.echo(f"simulated Vast.ai marketplace on {url} (scenario {scenario}, seed {seed}, speed x{speed:g})")
+        about = f"scenario {scenario}, {len(sim.state.offers):,} offers, seed {seed}, speed x{speed:g}"
+        typer.echo(f"simulated Vast.ai marketplace on {url} ({about})")
         if generated:
             typer.echo(f"API key (shown once): {key}")
         typer.echo(f"LowCodeAPI: {url}/vastai/ with the api_token query parameter")

@@ -22,12 +22,14 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import EnvSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
-from vastbid.config.secrets import home_dir, resolve_api_key, resolve_http_token
+from vastbid.config.secrets import configured_secrets, home_dir, resolve_api_key, resolve_http_token
 from vastbid.config.settings import SECRET_PATHS, SECRET_SOURCE_PATHS, Settings
 from vastbid.config.validation import describe_validation_error, join_lines
 from vastbid.errors import ConfigError
 
 ENV_PREFIX = "VASTBID_"
+_MIN_MISPLACED = 8
+"""Secrets shorter than this are too common a string to look for in other settings."""
 
 
 class _InjectedEnvSource(EnvSettingsSource):
@@ -112,7 +114,13 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
         settings = Settings.model_validate(_merge(file_data, env_data))
     except ValidationError as exc:
         where = f"in {path}" if path is not None else "in the environment"
-        lines = describe_validation_error(exc, model=Settings, secret_paths=SECRET_PATHS, rename=rename)
+        lines = describe_validation_error(
+            exc,
+            model=Settings,
+            secret_paths=SECRET_PATHS,
+            secret_values=configured_secrets(environ, file_data, path),
+            rename=rename,
+        )
         raise ConfigError(join_lines(f"invalid settings {where}:", lines)) from None
     return _resolve(settings, path, environ, file_data, from_env)
 
@@ -146,6 +154,7 @@ def _resolve(
         token_in_file=_has(file_data, "http", "token") and "http.token" not in from_env,
         token_file=token_file,
     )
+    _refuse_misplaced_secrets(settings, [found.value.get_secret_value() for found in (key, token) if found])
     database = settings.database
     if not database.url:
         database = database.model_copy(update={"url": default_database_url(env)})
@@ -168,6 +177,19 @@ def _resolve(
             "database": database,
         }
     )
+
+
+def _refuse_misplaced_secrets(settings: Settings, secrets: list[str]) -> None:
+    """A public setting holding the API key or the HTTP token would publish it (labels, logs): refuse, naming it."""
+    for path, value in _flatten(settings):
+        if path in SECRET_PATHS or path in SECRET_SOURCE_PATHS or value is None:
+            continue
+        text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+        if any(len(secret) >= _MIN_MISPLACED and secret in text for secret in secrets):
+            raise ConfigError(
+                f"{path} holds the value of a secret (the API key or the HTTP token), and would publish it: "
+                "put the secret in its own setting and this one back to what it should be"
+            )
 
 
 def mask_url_password(url: str) -> str:

@@ -4,14 +4,19 @@ Order for the API key: ``VAST_API_KEY``, then ``market.api_key`` (from the setti
 ``VASTBID_MARKET__API_KEY``), then the file named by ``market.api_key_file``, then the official CLI's key file
 ``$XDG_CONFIG_HOME/vastai/vast_api_key`` (default ``~/.config/vastai/vast_api_key``), if it exists.
 A secret written in the settings file is accepted only if that file is not readable by group or others; a key
-file readable by group or others is refused the same way (``SecretExposedError``). Messages name files and modes,
-never the secret.
+file readable by group or others is refused the same way (``SecretExposedError``). A key or token must be printable
+ASCII without spaces (it travels in an HTTP header); one that is not is refused with its length only. Messages name
+files, variables and modes, never the secret.
+
+``is_secret_name`` says which setting names hold secrets (any containing key, token, secret or password) and
+``configured_secrets`` gathers every secret value the raw inputs carry, so that error messages can hide them.
 """
 
 from __future__ import annotations
 
+import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +25,24 @@ from pydantic import SecretStr
 from vastbid.errors import ConfigError, SecretExposedError
 
 _EXPOSING_BITS = stat.S_IRGRP | stat.S_IROTH
+_SECRET_NAME = re.compile(r"key|token|secret|passw(or)?d", re.IGNORECASE)
+_MAX_KEY_FILE_BYTES = 65_536
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a setting (or environment variable) of this name holds a secret: its value is never shown."""
+    return _SECRET_NAME.search(name) is not None
+
+
+def check_printable(value: SecretStr, *, what: str, source: str) -> SecretStr:
+    """``value`` if it is printable ASCII without spaces; else a ``ConfigError`` giving only its length."""
+    text = value.get_secret_value()
+    if all("!" <= char <= "~" for char in text):
+        return value
+    raise ConfigError(
+        f"{what} from {source} is not printable ASCII ({len(text)} characters, with a space, a control character "
+        "such as a newline, or a non-ASCII character): set it again from the original, without quotes or line breaks"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +108,22 @@ def resolve_api_key(
 
     ``key_in_file`` says the settings value was written in ``settings_file`` (not given by the environment).
     """
+    found = _find_api_key(
+        env=env, from_settings=from_settings, settings_file=settings_file, key_in_file=key_in_file, key_file=key_file
+    )
+    if found is not None:
+        check_printable(found.value, what="the API key", source=found.source)
+    return found
+
+
+def _find_api_key(
+    *,
+    env: Mapping[str, str],
+    from_settings: SecretStr | None,
+    settings_file: Path | None,
+    key_in_file: bool,
+    key_file: Path | None,
+) -> FoundSecret | None:
     if env.get("VAST_API_KEY", "").strip():
         return FoundSecret(SecretStr(env["VAST_API_KEY"].strip()), "VAST_API_KEY")
     if from_settings is not None and key_file is not None:
@@ -110,6 +149,21 @@ def resolve_http_token(
     token_file: Path | None,
 ) -> FoundSecret | None:
     """The HTTP write token: ``http.token`` (file or environment), else ``http.token_file``, else none."""
+    found = _find_http_token(
+        from_settings=from_settings, settings_file=settings_file, token_in_file=token_in_file, token_file=token_file
+    )
+    if found is not None:
+        check_printable(found.value, what="the HTTP token", source=found.source)
+    return found
+
+
+def _find_http_token(
+    *,
+    from_settings: SecretStr | None,
+    settings_file: Path | None,
+    token_in_file: bool,
+    token_file: Path | None,
+) -> FoundSecret | None:
     if from_settings is not None and token_file is not None:
         raise ConfigError("http.token and http.token_file are both set: keep one")
     if from_settings is not None:
@@ -122,3 +176,60 @@ def resolve_http_token(
             read_secret_file(token_file, what="the HTTP token", fix_alternative=_TOKEN_FIX), str(token_file)
         )
     return None
+
+
+# --- what error messages must hide ---------------------------------------------------------------------------------
+
+
+def _secret_leaves(data: Mapping[str, object], secret_parent: bool = False) -> Iterator[tuple[str, object]]:
+    """``(name, value)`` of every leaf whose own name (or an enclosing table's) says it holds a secret."""
+    for key, value in data.items():
+        name = str(key)
+        inside = secret_parent or is_secret_name(name)
+        if isinstance(value, Mapping):
+            yield from _secret_leaves(value, inside)
+        elif inside:
+            yield name, value
+
+
+def _peek_file(path: Path) -> str | None:
+    """The first line of a small key file, or ``None`` when it cannot be read (nothing is reported here)."""
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_KEY_FILE_BYTES:
+            return None
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return None
+    return lines[0] if lines else None
+
+
+def configured_secrets(
+    env: Mapping[str, str], file_data: Mapping[str, object], settings_file: Path | None
+) -> frozenset[str]:
+    """Every secret the raw inputs carry, to be hidden wherever it shows up in an error message.
+
+    That is ``VAST_API_KEY``, every ``VASTBID_*`` variable and settings-file value under a secret-looking name,
+    and the first line of the key files named by such settings (``*_file``) or of the CLI's key file. A mistyped
+    name (``api_kye``) is not caught here: unknown settings never show their value at all.
+    """
+    found: set[str] = set()
+    candidates: list[object] = [env.get("VAST_API_KEY")]
+    files: list[Path] = [cli_key_file(env)]
+    for name, value in env.items():
+        upper = name.upper()
+        if upper.startswith("VASTBID_") and is_secret_name(upper[len("VASTBID_") :]):
+            if upper.endswith("_FILE"):
+                files.append(Path(value).expanduser())
+            else:
+                candidates.append(value)
+    for leaf, given in _secret_leaves(file_data):
+        if leaf.lower().endswith("_file") and isinstance(given, str):
+            path = Path(given).expanduser()
+            files.append(path if path.is_absolute() or settings_file is None else settings_file.parent / path)
+        else:
+            candidates.append(given)
+    candidates.extend(_peek_file(path) for path in files)
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip():
+            found.update({candidate, candidate.strip()})
+    return frozenset(found)

@@ -4,10 +4,10 @@ In order:
 1. lifecycle, per job by id: destroy the instance of a finished (cancelled, expired, succeeded, failed) job;
    expire a job past its deadline; requeue a job whose instance vanished; finish a job whose instance exited
    (destroy it; succeeded, or failed on a non-zero exit code in ``status_msg``); stop a job that reached its
-   max cost (failed);
-2. budgets: committed $/h of every live instance is checked against the caps (see ``ledger``); when it is over,
-   the lowest-priority spend is shed first (stopped when stopping enough GPUs suffices, else destroyed), with a
-   reason naming the cap;
+   max cost, or whose instance would pass it before the next chance to stop it (failed);
+2. budgets: committed $/h of every live instance is checked against the caps over the horizon (see ``ledger``);
+   when it is over, the lowest-priority spend is shed first (stopped when stopping enough GPUs suffices, else
+   destroyed), with a reason naming the cap;
 3. serving, by priority, least slack, id: each job's strategy is shown a window of its group's ranked candidates
    (see ``candidates``) and its instance; its choice is applied if it keeps the caps, the job's max cost, the
    rental the job allows and the hysteresis rule (see ``lifecycle``): acquire, keep, re-bid, resume a stopped
@@ -15,7 +15,9 @@ In order:
 
 One offer and one machine go to at most one job per plan, and a machine we hold is not offered to another job:
 our own bids never compete with each other.
-Budgets are enforced here and nowhere else. The same inputs always give the same plan.
+Budgets are enforced here and nowhere else, on the full cost of a rental (GPU, storage at the job's disk) over the
+whole time until it can next be stopped, paced actions included (see ``ledger``). The same inputs always give the
+same plan.
 """
 
 from __future__ import annotations
@@ -40,7 +42,15 @@ from vastbid.core.choice import Choice, Strategy, StrategyContext, Verb
 from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.jobs import Job, JobState, Rental
 from vastbid.core.labels import make_label
-from vastbid.core.ledger import EPS_DPH, Ledger, caps_of, instance_commit, instance_gpu_commit, job_max_cost
+from vastbid.core.ledger import (
+    EPS_DPH,
+    Ledger,
+    caps_of,
+    instance_commit,
+    instance_gpu_commit,
+    job_max_cost,
+    rental_commit,
+)
 from vastbid.core.lifecycle import exit_code, migration_refusal, serve_key, shed_key
 from vastbid.core.offers import Offer, RentalType
 from vastbid.core.plan import ErrorCause, JobDecision, JobOutcome, Plan, StrategyUnavailable
@@ -67,8 +77,24 @@ def decide(
     """The plan for this tick (see the module docstring); "now" is ``snapshot.taken_at``.
 
     ``strategies`` maps ``strategy_key`` values to strategies (or to why one could not be built).
+
+    A job's max cost is checked over the horizon known when the job is decided; the jobs decided after it may
+    lengthen it (each create is paced). When the finished plan's horizon would carry a job past its max cost, the
+    plan is decided again with that horizon for every job's max cost (a longer horizon only refuses more).
     """
-    return _Decider(snapshot, budget, strategies, policy).run(jobs)
+    floor = 0.0
+    for _ in range(_MAX_PASSES):
+        decider = _Decider(snapshot, budget, strategies, policy, job_hours_floor=floor)
+        plan = decider.run(jobs)
+        hours = decider.job_cap_breach_hours()
+        if hours is None or hours <= floor:
+            break
+        floor = hours
+    return plan
+
+
+_MAX_PASSES = 3
+"""How many times one ``decide()`` may plan: a longer horizon refuses more, which only shortens it."""
 
 
 class _Decider:
@@ -80,16 +106,25 @@ class _Decider:
         budget: Budget,
         strategies: Mapping[str, Strategy | StrategyUnavailable],
         policy: DecidePolicy,
+        *,
+        job_hours_floor: float = 0.0,
     ) -> None:
         self.snapshot = snapshot
+        self.job_hours_floor = job_hours_floor
+        """The least horizon a job's max cost is checked over (a previous pass's, see ``decide``)."""
         self.budget = budget
         self.strategies = strategies
         self.now = snapshot.taken_at
         self.policy = policy
-        hours = policy.hours_to_next_tick
-        self.ledger = Ledger(
-            caps_of(budget, snapshot.balance, snapshot.spent_today, snapshot.spent_month, hours), hours=hours
-        )
+        self.ledger = Ledger(caps_of(budget, snapshot.balance, snapshot.spent_today, snapshot.spent_month), policy)
+        self._paces: dict[type, float] = {
+            PlaceBid: policy.create_seconds,
+            RentOnDemand: policy.create_seconds,
+            ChangeBid: policy.rebid_seconds,
+            DestroyInstance: policy.destroy_seconds,
+        }
+        self._counted = False
+        """Whether the live instances are in the ledger (from then on, a destroy takes one out)."""
         self.pools = CandidatePools(snapshot, policy.candidate_window)
         self.instances: dict[int, Instance] = {}
         for inst in snapshot.instances:
@@ -97,6 +132,10 @@ class _Decider:
         self.actions: list[Action] = []
         self.decisions: dict[int, JobDecision] = {}
         self.destroyed: set[int] = set()
+        self.job_dph: dict[int, float] = {}
+        """What each served job's instance commits once the plan is applied, $/h."""
+        self._max_costs: dict[int, float] = {}
+        self._spent: dict[int, float] = {}
 
     # --- bookkeeping ---------------------------------------------------------------------------------------
 
@@ -111,14 +150,23 @@ class _Decider:
         """Deciding for this job failed; the others go on (nothing is planned for it this tick)."""
         self.decisions[job.id] = JobDecision(job.id, strategy, JobOutcome.ERROR, why, cause=cause)
 
+    def _act(self, action: Action) -> None:
+        """Plan ``action``; a paced one lengthens the horizon of everything committed."""
+        self.actions.append(action)
+        pace = self._paces.get(type(action))
+        if pace:
+            self.ledger.add(0.0, act_seconds=pace)
+
     def _destroy(self, job_id: int | None, inst: Instance, reason: str, facts: Mapping[str, Any] | None = None) -> None:
         if inst.id in self.destroyed:
             return
         self.destroyed.add(inst.id)
-        self.actions.append(DestroyInstance(job_id, inst.id, reason, dict(facts or {})))
+        self._act(DestroyInstance(job_id, inst.id, reason, dict(facts or {})))
+        if self._counted and inst.status is not InstanceStatus.GONE:
+            self.ledger.add(0.0, live=-1)
 
     def _update(self, job: Job, state: JobState, reason: str, *, detach: bool = False) -> None:
-        self.actions.append(UpdateJob(job.id, state, reason, {"from": job.state.value}, detach_instance=detach))
+        self._act(UpdateJob(job.id, state, reason, {"from": job.state.value}, detach_instance=detach))
 
     # --- 1. lifecycle --------------------------------------------------------------------------------------
 
@@ -159,15 +207,32 @@ class _Decider:
             self._update(job, state, why, detach=True)
             self._note(job, JobOutcome.FINISH, why)
             return None
-        max_cost = job_max_cost(job, self.budget)
-        if max_cost is not None and job.spent >= max_cost - EPS_DPH:
-            why = f"spent ${job.spent:.2f} of its ${max_cost:.2f} max cost: stopped for good"
+        reached = self._max_cost_reached(job, live)
+        if reached is not None:
             if live is not None:
-                self._destroy(job.id, live, why)
-            self._update(job, JobState.FAILED, why, detach=live is not None)
-            self._note(job, JobOutcome.FAILED, why)
+                self._destroy(job.id, live, reached)
+            self._update(job, JobState.FAILED, reached, detach=live is not None)
+            self._note(job, JobOutcome.FAILED, reached)
             return None
+        self.job_dph[job.id] = instance_commit(live) if live is not None else 0.0
         return job, live
+
+    def _max_cost_reached(self, job: Job, live: Instance | None) -> str | None:
+        """Why the job must stop for good: it spent its max cost, or its instance would pass it before it can next
+        be stopped (over the horizon); ``None`` when it may go on."""
+        max_cost = job_max_cost(job, self.budget)
+        if max_cost is None:
+            return None
+        if job.spent >= max_cost - EPS_DPH:
+            return f"spent ${job.spent:.2f} of its ${max_cost:.2f} max cost: stopped for good"
+        burn = instance_commit(live) if live is not None else 0.0
+        hours = max(self.ledger.horizon_hours(live=1), self.job_hours_floor)
+        if job.spent + burn * hours <= max_cost + EPS_DPH:
+            return None
+        return (
+            f"spent ${job.spent:.2f} of its ${max_cost:.2f} max cost, and its ${burn:.4f}/h would pass it before "
+            f"it can next be stopped ({hours * 3600.0:.0f} s): stopped for good"
+        )
 
     # --- 2. shedding ---------------------------------------------------------------------------------------
 
@@ -186,17 +251,20 @@ class _Decider:
             saving = instance_gpu_commit(inst) if stop_suffices else instance_commit(inst)
             if saving <= 0:
                 continue
+            limit = cap.limit_dph(self.ledger.horizon_hours())
             why = (
                 f"over the {cap.detail}: committed ${self.ledger.committed:.4f}/h, at most "
-                f"${max(cap.limit_dph, 0.0):.4f}/h; job priority {job.spec.priority} is the lowest to shed"
+                f"${max(limit, 0.0):.4f}/h; job priority {job.spec.priority} is the lowest to shed"
             )
-            facts = {"cap": cap.name, "limit_dph": cap.limit_dph, "committed_dph": self.ledger.committed}
+            facts = {"cap": cap.name, "limit_dph": limit, "committed_dph": self.ledger.committed}
             if stop_suffices:
-                self.actions.append(StopInstance(job.id, inst.id, why, facts))
+                self._act(StopInstance(job.id, inst.id, why, facts))
                 self._update(job, JobState.INTERRUPTED, why)
+                self.job_dph[job.id] = inst.storage_dph
             else:
                 self._destroy(job.id, inst, why, facts)
                 self._update(job, JobState.INTERRUPTED, why, detach=True)
+                self.job_dph[job.id] = 0.0
             self.ledger.add(-saving)
             self._note(job, JobOutcome.SHED, why)
             shed.add(job.id)
@@ -234,6 +302,7 @@ class _Decider:
             why = f"released: {choice.why}"
             self._destroy(job.id, live, why, choice.facts)
             self.ledger.add(-instance_commit(live))
+            self.job_dph[job.id] = 0.0
             self._update(job, JobState.INTERRUPTED, why, detach=True)
             self._note(job, JobOutcome.RELEASE, why, strategy=key, choice=choice)
         elif live is not None and live.status is InstanceStatus.STOPPED:
@@ -282,13 +351,20 @@ class _Decider:
             choice=choice,
         )
 
-    def _spend_refusal(self, job: Job, delta: float, new_dph: float) -> str | None:
-        refusal = self.ledger.refusal(delta)
+    def _spend_refusal(
+        self, job: Job, delta: float, new_dph: float, *, act_seconds: float = 0.0, live: int = 0
+    ) -> str | None:
+        """Why committing ``delta`` more $/h (the job's instance then costing ``new_dph``) breaks a cap, or ``None``.
+
+        ``act_seconds`` and ``live`` are the paced actions and the new instances the change takes."""
+        refusal = self.ledger.refusal(delta, act_seconds=act_seconds, live=live)
         if refusal is not None:
             return refusal
         max_cost = job_max_cost(job, self.budget)
-        if max_cost is not None and delta > 0 and job.spent + new_dph * self.ledger.hours > max_cost + EPS_DPH:
-            return f"job max cost ${max_cost:.2f} (spent ${job.spent:.2f}, ${new_dph:.4f}/h would pass it)"
+        if max_cost is not None and delta > 0:
+            hours = max(self.ledger.horizon_hours(act_seconds=act_seconds, live=live), self.job_hours_floor)
+            if job.spent + new_dph * hours > max_cost + EPS_DPH:
+                return f"job max cost ${max_cost:.2f} (spent ${job.spent:.2f}, ${new_dph:.4f}/h would pass it)"
         return None
 
     def _rent(self, job: Job, live: Instance | None, choice: Choice, key: str, window: Sequence[Offer]) -> None:
@@ -327,7 +403,10 @@ class _Decider:
             if refusal is not None:
                 self._note(job, JobOutcome.KEEP, f"stays on instance {live.id}: {refusal}", strategy=key, choice=choice)
                 return
-        refusal = self._spend_refusal(job, new_dph - current, new_dph)
+        commit = rental_commit(offer, rental, price, job.spec.disk_gb)
+        pace = self.policy.create_seconds + (self.policy.destroy_seconds if live is not None else 0.0)
+        added = 0 if live is not None else 1
+        refusal = self._spend_refusal(job, commit - current, commit, act_seconds=pace, live=added)
         if refusal is not None:
             self._refuse(job, key, choice, refusal)
             return
@@ -339,14 +418,17 @@ class _Decider:
             "price": price,
             "cap": job.max_price,
             "rank": rank,
-            "committed_dph": self.ledger.committed + new_dph - current,
+            "commit_dph": commit,
+            "storage_dph": offer.storage_dph(job.spec.disk_gb),
+            "committed_dph": self.ledger.committed + commit - current,
         }
         if rental is RentalType.INTERRUPTIBLE:
-            self.actions.append(PlaceBid(job.id, offer, price, label, choice.why, facts))
+            self._act(PlaceBid(job.id, offer, price, label, choice.why, facts))
         else:
-            self.actions.append(RentOnDemand(job.id, offer, offer.dph_total, label, choice.why, facts))
+            self._act(RentOnDemand(job.id, offer, offer.dph_total, label, choice.why, facts))
         self.pools.claim(offer)
-        self.ledger.add(new_dph - current)
+        self.ledger.add(commit - current, live=added)
+        self.job_dph[job.id] = commit
         if live is not None:
             self._destroy(job.id, live, f"migrated to offer {offer.id}: {choice.why}", facts)
             self._note(job, JobOutcome.MIGRATE, choice.why, strategy=key, choice=choice)
@@ -363,43 +445,61 @@ class _Decider:
             return
         stopped = live.status is InstanceStatus.STOPPED
         current = instance_gpu_commit(live)
-        refusal = self._spend_refusal(job, price - current, price)
+        refusal = self._spend_refusal(
+            job, price - current, price + live.storage_dph, act_seconds=self.policy.rebid_seconds
+        )
         if refusal is not None:
             self._refuse(job, key, choice, refusal)
             return
         facts = {**choice.facts, "strategy": key, "old_price": live.bid_price, "price": price, "cap": job.max_price}
-        self.actions.append(ChangeBid(job.id, live.id, price, choice.why, facts))
+        self._act(ChangeBid(job.id, live.id, price, choice.why, facts))
         if stopped:
-            self.actions.append(StartInstance(job.id, live.id, f"resume after re-bid: {choice.why}", facts))
+            self._act(StartInstance(job.id, live.id, f"resume after re-bid: {choice.why}", facts))
         self.ledger.add(price - current)
+        self.job_dph[job.id] = self.job_dph.get(job.id, 0.0) + price - current
         self._note(job, JobOutcome.REBID, choice.why, strategy=key, choice=choice)
 
     def _resume(self, job: Job, live: Instance, choice: Choice, key: str) -> None:
         gpu = live.gpu_dph
-        refusal = self._spend_refusal(job, gpu, gpu)
+        refusal = self._spend_refusal(job, gpu, gpu + live.storage_dph)
         if refusal is not None:
             self._note(
                 job, JobOutcome.BLOCKED, f"instance {live.id} stays stopped: {refusal}", strategy=key, choice=choice
             )
             return
         why = f"instance {live.id} is stopped and the budget allows ${gpu:.4f}/h: start it again"
-        self.actions.append(StartInstance(job.id, live.id, why, {"price": gpu, "strategy": key}))
+        self._act(StartInstance(job.id, live.id, why, {"price": gpu, "strategy": key}))
         self.ledger.add(gpu)
+        self.job_dph[job.id] = self.job_dph.get(job.id, 0.0) + gpu
         self._note(job, JobOutcome.RESUME, why, strategy=key, choice=choice)
 
     # --- the whole tick ------------------------------------------------------------------------------------
 
+    def job_cap_breach_hours(self) -> float | None:
+        """The plan's horizon when it would carry a job past its max cost (see ``decide``), else ``None``."""
+        hours = self.ledger.horizon_hours()
+        for job_id, dph in self.job_dph.items():
+            max_cost = self._max_costs.get(job_id)
+            if max_cost is not None and dph > 0 and self._spent[job_id] + dph * hours > max_cost + EPS_DPH:
+                return hours
+        return None
+
     def run(self, jobs: Sequence[Job]) -> Plan:
         active: list[tuple[Job, Instance | None]] = []
+        for job in jobs:
+            max_cost = job_max_cost(job, self.budget)
+            if max_cost is not None:
+                self._max_costs[job.id] = max_cost
+                self._spent[job.id] = job.spent
         for job in sorted(jobs, key=lambda j: j.id):
             settled = self._lifecycle(job)
             if settled is not None:
                 active.append(settled)
         for inst in self.instances.values():
-            if inst.id not in self.destroyed:
-                self.ledger.add(instance_commit(inst))
-                if inst.status is not InstanceStatus.GONE:
-                    self.pools.claim_chunk((inst.machine_id, inst.num_gpus))
+            if inst.id not in self.destroyed and inst.status is not InstanceStatus.GONE:
+                self.ledger.add(instance_commit(inst), live=1)
+                self.pools.claim_chunk((inst.machine_id, inst.num_gpus))
+        self._counted = True
         shed = self._shed([(job, live) for job, live in active if live is not None])
         for job, live in sorted(active, key=lambda pair: serve_key(pair[0], self.now)):
             if job.id not in shed:

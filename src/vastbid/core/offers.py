@@ -3,12 +3,20 @@
 An offer is a chunk of a machine's GPUs. Offer ids change when a machine is relisted, so
 ``(machine_id, num_gpus)`` (``Offer.stable_key``) is the key to remember a machine by.
 All prices are $/h for the whole offer; ``per_gpu`` helpers divide by ``num_gpus``.
+
+Storage is priced per GB per month (``storage_cost``, Vast's month being 720 hours) and billed in every state until
+the instance is destroyed; the search's ``dph_total`` includes the storage of the size searched (``allocated_storage``,
+5 GB by default: ``storage_total_cost``), not the disk a job will ask for. ``gpu_ask`` is the on-demand price without
+it, ``storage_dph(disk_gb)`` the storage of a given disk.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+HOURS_PER_STORAGE_MONTH = 720.0
+"""Vast prices storage per GB per 30-day month: $/GB/month / 720 = $/GB/h."""
 
 
 class RentalType(StrEnum):
@@ -42,6 +50,10 @@ class Offer:
     rentable: bool = True
     end_date: float | None = None
     """Epoch seconds when the listing expires, if known."""
+    storage_cost: float = 0.0
+    """Storage price, $/GB/month (0 when the search did not say)."""
+    storage_total_cost: float = 0.0
+    """The storage $/h ``dph_total`` includes: the searched size at ``storage_cost`` (0 when the search did not say)."""
 
     @property
     def stable_key(self) -> tuple[int, int]:
@@ -63,6 +75,17 @@ class Offer:
         """The two-letter country code that ends ``geolocation`` ("Texas, US" -> "US"), or ""."""
         tail = self.geolocation.rsplit(",", 1)[-1].strip()
         return tail if len(tail) == 2 else ""
+
+    @property
+    def gpu_ask(self) -> float:
+        """The on-demand price without the searched storage, $/h for the whole offer."""
+        return max(self.dph_total - self.storage_total_cost, 0.0)
+
+    def storage_dph(self, disk_gb: float) -> float:
+        """What ``disk_gb`` of storage costs per hour here; the searched storage when the price per GB is unknown."""
+        if self.storage_cost > 0:
+            return self.storage_cost * disk_gb / HOURS_PER_STORAGE_MONTH
+        return self.storage_total_cost
 
     def price_for(self, rental: RentalType) -> float:
         """What renting this offer costs per hour, the cheapest way ``rental`` allows."""

@@ -19,7 +19,15 @@ class DecidePolicy:
     min_migration_gain: float = 0.2
     """A running job moves only to save at least this fraction of its $/h (hysteresis)."""
     hours_to_next_tick: float = 5.0 / 60.0
-    """How long this plan's commitments run before the next decision: budgets are checked over it."""
+    """The tick interval: how long after this tick the next one starts, at the soonest."""
+    observe_seconds: float = 10.0
+    """From a tick's start until it acts (observing, reconciling, deciding): paid once now and once at the next tick."""
+    create_seconds: float = 4.5
+    """Vast's pace between two creates (the ``asks`` rate class): the Nth create of a plan is sent N times this in."""
+    rebid_seconds: float = 5.5
+    """Vast's pace between two bid changes (the ``bid_price`` rate class)."""
+    destroy_seconds: float = 3.0
+    """Vast's pace between two destroys: the next tick needs this per instance to give every one up."""
     unknown_work_horizon_hours: float = 6.0
     """For jobs without a work estimate: the hours a migration's saving is counted over (vs its overhead)."""
     candidate_window: int = 32

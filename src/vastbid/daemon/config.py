@@ -9,6 +9,7 @@ from typing import Any
 from vastbid.config.settings import OrphanPolicy
 from vastbid.core.budget import Budget
 from vastbid.core.policy import DecidePolicy
+from vastbid.vast.http import DEFAULT_MIN_INTERVALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class DaemonConfig:
     decision_retention_days: int = 90
     sample_retention_days: int = 30
     job_retention_days: int = 30
+    jitter_seconds: float = 0.0
+    """The scheduler's random delay: the next tick may start this much later (priced into the budget horizon)."""
     create_interval_seconds: float = 4.5
     """Vast's pace between two creates: a tick starts no more creates than fit in most of its interval."""
 
@@ -38,5 +41,8 @@ class DaemonConfig:
             deployment=self.deployment,
             default_strategy=self.default_strategy,
             min_migration_gain=self.min_migration_gain,
-            hours_to_next_tick=self.tick_seconds / 3600.0,
+            hours_to_next_tick=(self.tick_seconds + self.jitter_seconds) / 3600.0,
+            create_seconds=DEFAULT_MIN_INTERVALS["asks"],
+            rebid_seconds=DEFAULT_MIN_INTERVALS["bid_price"],
+            destroy_seconds=DEFAULT_MIN_INTERVALS["destroy"],
         )

@@ -32,6 +32,8 @@ class TickFacts:
     snapshot: MarketSnapshot
     budget: Budget
     job_counts: Mapping[str, int]
+    waiting: Mapping[str, int]
+    """Jobs waiting, by ``WaitKind``."""
 
 
 def export(metrics: Metrics, facts: TickFacts) -> None:
@@ -57,6 +59,7 @@ def export(metrics: Metrics, facts: TickFacts) -> None:
     )
     metrics.set_instances(counts)
     metrics.set_jobs(facts.job_counts)
+    metrics.set_jobs_waiting(facts.waiting)
     metrics.set_committed_burn(plan.committed_dph)
     for kind, dollars in facts.added.items():
         if dollars > 0:

@@ -9,7 +9,7 @@ injected clock, the daemon's by default) and the database answers; every check s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,9 +18,10 @@ from vastbid.core.jobs import JobState
 from vastbid.daemon.clock import Clock
 from vastbid.daemon.tick import Daemon
 from vastbid.errors import InvalidInputError, StateConflictError, StoreError, UnknownObjectError
-from vastbid.obs.api import Json, job_to_dict
+from vastbid.obs.api import Json, check_job_id, job_to_dict
 from vastbid.store import InstanceRecord, Store, parse_job_specs
 from vastbid.store.decisions import DecisionRecord, TickRecord
+from vastbid.store.jobs import JobChecks
 
 READY_INTERVALS = 3
 """A daemon whose last successful tick is older than this many tick intervals is not ready."""
@@ -120,8 +121,10 @@ def status_snapshot(store: Store, caps: BudgetSettings | None, now: datetime) ->
 class StoreJobQueue:
     """The job queue (and decision log) read and written straight in the database."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, checks: Callable[[], JobChecks] | None = None) -> None:
         self.store = store
+        self.checks = checks
+        """What a submitted job is checked against (query grammar, strategies, now): the same checks as the CLI."""
 
     def list_jobs(self, states: Sequence[str] | None = None) -> list[Json]:
         """Jobs, highest priority first; only those in ``states`` when given."""
@@ -130,11 +133,12 @@ class StoreJobQueue:
 
     def submit(self, specs: Sequence[Mapping[str, Any]]) -> list[Json]:
         """Validate every spec (``JobSpecError`` naming the field), then queue them all or none."""
-        return [job_to_dict(job) for job in self.store.jobs.submit_many(parse_job_specs(specs))]
+        checks = self.checks() if self.checks is not None else None
+        return [job_to_dict(job) for job in self.store.jobs.submit_many(parse_job_specs(specs, checks=checks))]
 
     def get(self, job_id: int) -> Json:
         """One job, why it is in its state, and its instances."""
-        job = self.store.jobs.find(job_id)
+        job = self.store.jobs.find(check_job_id(job_id))
         if job is None:
             raise UnknownObjectError(f"there is no job {job_id}", field="job_id")
         instances = self.store.instances.for_job(job_id)
@@ -146,7 +150,7 @@ class StoreJobQueue:
 
     def cancel(self, job_id: int) -> Json:
         """Cancel a job; one already over is a ``StateConflictError``."""
-        if self.store.jobs.find(job_id) is None:
+        if self.store.jobs.find(check_job_id(job_id)) is None:
             raise UnknownObjectError(f"there is no job {job_id}", field="job_id")
         try:
             return job_to_dict(self.store.jobs.cancel(job_id))
@@ -157,7 +161,8 @@ class StoreJobQueue:
         self, job_id: int | None = None, since: datetime | None = None, limit: int | None = None
     ) -> list[Json]:
         """The decision log, oldest first (the newest ``limit`` when given)."""
-        found = self.store.decisions.query(job_id=job_id, since=since, limit=limit)
+        checked = None if job_id is None else check_job_id(job_id)
+        found = self.store.decisions.query(job_id=checked, since=since, limit=limit)
         return [decision_to_dict(decision) for decision in found]
 
 
@@ -174,8 +179,9 @@ class DaemonService(StoreJobQueue):
         caps: BudgetSettings | None = None,
         window: timedelta | None = None,
         clock: Clock | None = None,
+        checks: Callable[[], JobChecks] | None = None,
     ) -> None:
-        super().__init__(daemon.store)
+        super().__init__(daemon.store, checks)
         self.daemon = daemon
         self.caps = caps
         self.window = window or timedelta(seconds=READY_INTERVALS * daemon.config.tick_seconds)
@@ -211,5 +217,10 @@ class DaemonService(StoreJobQueue):
             return False, (
                 f"the last successful tick was {age:.0f}s ago, more than {READY_INTERVALS} tick intervals "
                 f"({window:.0f}s)"
+            )
+        if self.daemon.deferred:
+            return True, (
+                f"acquiring: {self.daemon.deferred} job(s) wait for their create on a later tick (pacing); the last "
+                f"successful tick was {max(age, 0):.0f}s ago"
             )
         return True, f"the last successful tick was {max(age, 0):.0f}s ago"

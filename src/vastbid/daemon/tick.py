@@ -14,6 +14,7 @@ what must stop (``blind``). A failure concerning one job (its filter, its strate
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +32,7 @@ from vastbid.daemon.config import DaemonConfig
 from vastbid.daemon.executor import Checkpoint, Executor
 from vastbid.daemon.export import TickFacts, export
 from vastbid.daemon.memory import MarketMemory
-from vastbid.daemon.observe import confirm_missing, observe
+from vastbid.daemon.observe import confirm_missing, needs_of, observe
 from vastbid.daemon.pacing import creates_per_tick, defer_creates
 from vastbid.daemon.reconcile import reconcile
 from vastbid.daemon.retention import Retention
@@ -56,6 +57,7 @@ class TickResult:
     actions: int = 0
     error: str | None = None
     plan: Plan | None = None
+    failed: int = 0  # actions tried that failed
 
 
 class Daemon:
@@ -134,7 +136,7 @@ class Daemon:
         previous = store.ticks.last(ok=True)
         jobs = store.jobs.for_tick()
         try:
-            seen = observe(self.api, {j.spec.offer_filter for j in jobs if not j.state.is_final}, now)
+            seen = observe(self.api, (needs := needs_of(jobs)).keys(), now, needs=needs)
         except MarketError:  # unseen market: still stop what must stop, commit nothing new; the tick fails
             self.blind.enforce(tick_id, now, jobs, config.budget, self.strategies.for_jobs(jobs), self.policy)
             raise
@@ -163,13 +165,14 @@ class Daemon:
         )
         paced = defer_creates([*recon.destroy, *plan.actions], plan, self.create_limit)
         actions, plan, self.deferred = paced.actions, paced.plan, len(paced.deferred)
-        rows = record.RowContext(tick_id, now, config.config_hash)
-        store.decisions.add_many(record.logged_rows(rows, recon.fixes, plan, actions, accrual.jobs))
-        for job_id, reason in record.reasons(plan, accrual.jobs).items():
+        rows = record.RowContext(tick_id, now, config.config_hash, seen.cut)
+        waiting = record.why_jobs_wait(plan, current, snapshot)
+        store.decisions.add_many(record.logged_rows(rows, recon.fixes, plan, actions, accrual.jobs, waiting))
+        for job_id, reason in record.reasons(plan, accrual.jobs, waiting).items():
             store.jobs.set_reason(job_id, reason)
-            if reason is not None and reason.startswith(record.ERROR_PREFIX):
+            if reason.startswith(record.ERROR_PREFIX):
                 log.warning("job_decision_failed", job_id=job_id, reason=reason)
-        report = self.executor.apply(record.planned_rows(rows, actions, plan), accrual.jobs, now)
+        report = self.executor.apply(record.planned_rows(rows, actions, plan, accrual.jobs), accrual.jobs, now)
         self.memory.learn(
             rented_machines=report.rented_machines,
             interrupted_machines=recon.interrupted_machines,
@@ -186,11 +189,11 @@ class Daemon:
         if self.metrics is not None:
             facts = TickFacts(
                 seen.scanned, recon, plan, actions, report, accrual.added, snapshot, config.budget,
-                store.jobs.count_by_state(),
+                store.jobs.count_by_state(), Counter(wait.kind.value for wait in waiting.values()),
             )  # fmt: skip
             export(self.metrics, facts)
         log.info("tick_done", **counts, binding_cap=plan.binding_cap)
         # Dated when the tick ends, as the last-success gauge and the status are: a slow tick does not make the
         # daemon look unready sooner than its readiness window says.
         self.last_success = self.clock.now()
-        return TickResult(tick_id=tick_id, ok=True, actions=len(actions), plan=plan)
+        return TickResult(tick_id=tick_id, ok=True, actions=len(actions), plan=plan, failed=report.failed)

@@ -46,6 +46,7 @@ def daemon_config(settings: Settings, *, dry_run: bool = False) -> DaemonConfig:
     return DaemonConfig(
         deployment=settings.deployment,
         tick_seconds=settings.daemon.tick_seconds,
+        jitter_seconds=settings.daemon.jitter_seconds,
         budget=Budget.from_settings(settings.budget),
         config_hash=config_hash(settings),
         default_strategy=settings.strategy.default,

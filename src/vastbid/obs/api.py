@@ -5,6 +5,10 @@ HTTP surface serves besides (decisions, status, readiness). Every method answers
 path (``vastbid.daemon.service``) and the HTTP path (``ApiClient``) print the same thing. Failures are
 ``vastbid.errors`` classes, mapped to and from HTTP statuses here: ``InvalidInputError`` 422 (naming the field),
 ``UnknownObjectError`` 404, ``StateConflictError`` 409.
+
+Limits every request is held to (422 naming the limit): a job id is a whole number from 1 to ``MAX_JOB_ID`` (what
+the database stores), one request submits at most ``MAX_JOBS_PER_REQUEST`` jobs, and a JSON body nests at most
+``MAX_JSON_DEPTH`` levels.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from vastbid.errors import (
 )
 
 API_PREFIX = "/api/v1"
+MAX_JOB_ID = 2**63 - 1
+"""The largest id a job can have: a signed 64-bit integer, as SQLite and PostgreSQL store it."""
+MAX_JOBS_PER_REQUEST = 100
+"""The most jobs one request may submit (split a longer list)."""
+MAX_JSON_DEPTH = 32
+"""The deepest a JSON body may nest objects and lists (a job spec needs 3)."""
 
 Json = dict[str, Any]
 
@@ -81,6 +91,7 @@ def job_to_dict(job: Job) -> Json:
         "instance_id": job.instance_id,
         "interruptions": job.interruptions,
         "on_demand_since": job.on_demand_since.isoformat() if job.on_demand_since else None,
+        "state_reason": job.state_reason,
         "spec": job.spec.model_dump(mode="json"),
     }
 
@@ -100,6 +111,7 @@ def job_from_dict(data: Mapping[str, Any]) -> Job:
             instance_id=data.get("instance_id"),
             interruptions=int(data["interruptions"]),
             on_demand_since=datetime.fromisoformat(since) if since else None,
+            state_reason=data.get("state_reason"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DaemonError(f"the daemon answered a job this client does not understand ({type(exc).__name__})") from None
@@ -123,6 +135,53 @@ def error_reply(exc: VastbidError) -> tuple[int, Json]:
     if isinstance(exc, InvalidInputError):
         return 422, error_body("invalid", str(exc), field=field or "body")
     return 500, error_body("internal", f"{type(exc).__name__}: {exc}")
+
+
+# --- limits ----------------------------------------------------------------------------------------------------
+
+
+def parse_job_id(text: str, field: str = "job_id") -> int:
+    """A job id from a path or query string: a whole number in 1..``MAX_JOB_ID``, else ``InvalidInputError``."""
+    digits = text.strip()
+    if not digits.isascii() or not digits.isdigit():
+        raise InvalidInputError(f"{field} must be a whole number from 1 to {MAX_JOB_ID}", field=field)
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(MAX_JOB_ID)) or not 1 <= int(significant) <= MAX_JOB_ID:
+        raise InvalidInputError(f"{field} must be from 1 to {MAX_JOB_ID}", field=field)
+    return int(significant)
+
+
+def check_job_id(job_id: int, field: str = "job_id") -> int:
+    """``job_id`` if it is in 1..``MAX_JOB_ID`` (what the database can hold), else ``InvalidInputError``."""
+    if not 1 <= job_id <= MAX_JOB_ID:
+        raise InvalidInputError(f"{field} must be from 1 to {MAX_JOB_ID}", field=field)
+    return job_id
+
+
+def json_depth(data: Any) -> int:
+    """How deep ``data`` nests lists and objects (a scalar is 0), counted without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_batch(specs: Sequence[Any]) -> None:
+    """Refuse a submission of more than ``MAX_JOBS_PER_REQUEST`` jobs."""
+    if len(specs) > MAX_JOBS_PER_REQUEST:
+        raise InvalidInputError(
+            f"at most {MAX_JOBS_PER_REQUEST} jobs may be submitted in one request (got {len(specs)}): split the list",
+            field="body",
+        )
 
 
 # --- the client ------------------------------------------------------------------------------------------------

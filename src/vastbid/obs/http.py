@@ -2,7 +2,11 @@
 
 ``HttpApp`` is a WSGI application on werkzeug (routing ``Map``, ``Request``/``Response``) over an injected
 ``ApiService`` (``vastbid.obs.api``) and the metrics registry; ``HttpServer`` serves it with
-``werkzeug.serving.make_server(..., threaded=True)`` on a daemon thread, one ``http_request`` log event a request.
+``vastbid.obs.serving.BoundedWSGIServer`` (a bounded worker pool, header, body and write timeouts: no client can
+exhaust the daemon's threads) on a daemon thread, one ``http_request`` log event a request.
+
+Limits: ids, batch sizes and JSON depth are held to ``vastbid.obs.api``'s limits (422 naming the limit); a body is
+at most ``MAX_BODY_BYTES``. No request reaches a 500 but a bug, and then its handler's thread survives it.
 
 Access: ``/metrics``, ``/healthz`` and ``/readyz`` are open (scrapers, health checks). The API's writes need
 ``Authorization: Bearer <http.token>`` (compared in constant time): no or a wrong token is 401 and nothing
@@ -24,13 +28,23 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import SecretStr
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from vastbid.core.jobs import JobState
 from vastbid.errors import ConfigError, InvalidInputError, StoreError, VastbidError
-from vastbid.obs.api import API_PREFIX, ApiService, Json, error_body, error_reply
+from vastbid.obs.api import (
+    API_PREFIX,
+    MAX_JSON_DEPTH,
+    ApiService,
+    Json,
+    check_batch,
+    error_body,
+    error_reply,
+    json_depth,
+    parse_job_id,
+)
+from vastbid.obs.serving import BoundedWSGIServer, BufferedRequestHandler, ServerLimits
 
 log = structlog.get_logger("vastbid.http")
 request_log = structlog.get_logger("vastbid.http.access")
@@ -46,6 +60,12 @@ _STATE_NAMES = frozenset(state.value for state in JobState)
 
 class _Request(Request):
     max_content_length = MAX_BODY_BYTES
+
+
+class _Digits(BaseConverter):
+    """A path segment of digits, kept as text: the handler checks its range (422 with the limit)."""
+
+    regex = r"\d+"
 
 
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -69,18 +89,19 @@ class HttpApp:
         self._open_reads = open_reads
         api = API_PREFIX
         self._routes = Map(
-            [
+            converters={"digits": _Digits},
+            rules=[
                 Rule("/metrics", endpoint="metrics", methods=["GET"]),
                 Rule("/healthz", endpoint="healthz", methods=["GET"]),
                 Rule("/readyz", endpoint="readyz", methods=["GET"]),
                 Rule(f"{api}/jobs", endpoint="list_jobs", methods=["GET"]),
                 Rule(f"{api}/jobs", endpoint="submit", methods=["POST"]),
-                Rule(f"{api}/jobs/<int:job_id>", endpoint="show", methods=["GET"]),
-                Rule(f"{api}/jobs/<int:job_id>", endpoint="cancel", methods=["DELETE"]),
-                Rule(f"{api}/jobs/<int:job_id>/cancel", endpoint="cancel", methods=["POST"]),
+                Rule(f"{api}/jobs/<digits:job_id>", endpoint="show", methods=["GET"]),
+                Rule(f"{api}/jobs/<digits:job_id>", endpoint="cancel", methods=["DELETE"]),
+                Rule(f"{api}/jobs/<digits:job_id>/cancel", endpoint="cancel", methods=["POST"]),
                 Rule(f"{api}/decisions", endpoint="decisions", methods=["GET"]),
                 Rule(f"{api}/status", endpoint="status", methods=["GET"]),
-            ]
+            ],
         )
         self._open = {"metrics", "healthz", "readyz"}
         self._writes = {"submit", "cancel"}
@@ -167,17 +188,19 @@ class HttpApp:
         log.info("jobs_submitted_via_api", job_ids=[job["id"] for job in jobs], client=request.remote_addr)
         return _json(jobs if as_list else jobs[0], 201)
 
-    def _show(self, _request: Request, job_id: int) -> Response:
-        return _json(self._service.get(job_id))
+    def _show(self, _request: Request, job_id: str) -> Response:
+        return _json(self._service.get(parse_job_id(job_id)))
 
-    def _cancel(self, request: Request, job_id: int) -> Response:
-        job = self._service.cancel(job_id)
-        log.info("job_cancelled_via_api", job_id=job_id, client=request.remote_addr)
+    def _cancel(self, request: Request, job_id: str) -> Response:
+        number = parse_job_id(job_id)
+        job = self._service.cancel(number)
+        log.info("job_cancelled_via_api", job_id=number, client=request.remote_addr)
         return _json(job)
 
     def _decisions(self, request: Request) -> Response:
         args = request.args
-        job_id = _int_arg(args.get("job_id"), "job_id", low=1)
+        given = args.get("job_id")
+        job_id = parse_job_id(given) if given else None
         limit = _int_arg(args.get("limit"), "limit", low=1, high=MAX_DECISIONS_LIMIT) or DEFAULT_DECISIONS_LIMIT
         since = _time_arg(args.get("since"), "since")
         return _json(self._service.decisions(job_id, since, limit))
@@ -191,13 +214,19 @@ class HttpApp:
 
 def _job_specs(raw: bytes) -> tuple[list[Json], bool]:
     """The submitted specs (one JSON object, or a non-empty list of them) and whether a list was sent."""
+    too_deep = f"the body nests deeper than {MAX_JSON_DEPTH} levels of objects and lists"
     try:
         data: Any = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInputError("the body is not JSON: send a job spec object", field="body") from None
+    except RecursionError:  # far deeper than the limit
+        raise InvalidInputError(too_deep, field="body") from None
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise InvalidInputError(too_deep, field="body")
     if isinstance(data, dict):
         return [data], False
     if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
+        check_batch(data)
         return list(data), True
     raise InvalidInputError("the body must be a job spec object or a non-empty list of them", field="body")
 
@@ -242,9 +271,10 @@ def _time_arg(value: str | None, name: str) -> datetime | None:
 
 
 _PROBES = frozenset({"/metrics", "/healthz", "/readyz"})
+_LOGGED_PATH_CHARS = 200
 
 
-class _RequestLog(WSGIRequestHandler):
+class _RequestLog(BufferedRequestHandler):
     """werkzeug's request handler, its access log as one structured ``http_request`` event per request.
 
     werkzeug's own line carries terminal colour codes; ours carries method, path (no query string), status and
@@ -258,7 +288,7 @@ class _RequestLog(WSGIRequestHandler):
             level,
             "http_request",
             method=getattr(self, "command", None),
-            path=path.translate(self._control_char_table),
+            path=path[:_LOGGED_PATH_CHARS].translate(self._control_char_table),
             status=int(code) if str(code).isdigit() else None,
             size=int(size) if str(size).isdigit() else None,
             client=self.address_string(),
@@ -266,14 +296,21 @@ class _RequestLog(WSGIRequestHandler):
 
 
 class HttpServer:
-    """``app`` served by werkzeug's threaded server on a daemon thread."""
+    """``app`` served by a ``BoundedWSGIServer`` (``limits``: its pool, timeouts and sizes) on a daemon thread."""
 
     def __init__(
-        self, app: Callable[..., Iterable[bytes]], host: str, port: int, *, poll_interval: float = 0.5
+        self,
+        app: Callable[..., Iterable[bytes]],
+        host: str,
+        port: int,
+        *,
+        poll_interval: float = 0.5,
+        limits: ServerLimits | None = None,
     ) -> None:
         self._poll_interval = poll_interval
+        limits = limits or ServerLimits(max_body_bytes=MAX_BODY_BYTES)
         try:
-            self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_RequestLog)
+            self._server = BoundedWSGIServer(host, port, app, handler=_RequestLog, limits=limits)
         except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "address in use or not allowed"
             raise ConfigError(

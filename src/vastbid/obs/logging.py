@@ -7,12 +7,14 @@ the console renderer when the stream is a TTY or when asked. Every line carries 
 
 ``redact(*secrets)`` registers values (the API key, the HTTP token) that must never be written: the last
 processor before rendering masks every occurrence, in any string value, nested structure or formatted
-exception traceback, including the URL-encoded form (LowCodeAPI puts its token in query strings).
+exception traceback, including the URL-encoded form (LowCodeAPI puts its token in query strings) and the escaped
+forms a ``repr`` or a JSON dump would give a secret holding a control or non-ASCII character.
 Event names are snake_case by convention (``tick_finished``, ``bid_placed``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -52,7 +54,7 @@ class _SecretRegistry:
         with self._lock:
             for secret in secrets:
                 if secret:
-                    self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
+                    self._secrets.update(_forms(secret))
             if self._secrets:
                 alternatives = sorted(self._secrets, key=len, reverse=True)
                 self.pattern = re.compile("|".join(re.escape(s) for s in alternatives))
@@ -64,6 +66,14 @@ class _SecretRegistry:
 
 
 _registry = _SecretRegistry()
+
+
+def _forms(secret: str) -> set[str]:
+    """``secret`` as it may appear in a line: as is, URL-encoded, or escaped (``repr`` of text or bytes, JSON)."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    forms |= {repr(secret)[1:-1], json.dumps(secret)[1:-1], secret.encode("unicode_escape").decode("ascii")}
+    forms |= {json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret.encode("utf-8"))[2:-1]}
+    return {form for form in forms if form}
 
 
 # --- redaction -----------------------------------------------------------------------------------------------

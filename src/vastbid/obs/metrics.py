@@ -30,6 +30,7 @@ from vastbid.core.instances import InstanceStatus
 from vastbid.core.jobs import JobState
 from vastbid.core.offers import Offer, RentalType
 from vastbid.core.plan import ErrorCause
+from vastbid.core.waiting import WaitKind
 from vastbid.errors import InvalidInputError, VastbidError
 
 PREFIX = "vastbid_"
@@ -52,6 +53,7 @@ RENTAL_TYPES = tuple(r.value for r in RentalType)
 INSTANCE_STATES = tuple(s.value for s in InstanceStatus)
 JOB_STATES = tuple(s.value for s in JobState)
 JOB_ERROR_CAUSES = tuple(c.value for c in ErrorCause)
+WAIT_REASONS = tuple(k.value for k in WaitKind)
 NETWORK_ERROR_CODE = "network"
 """The ``code`` label of an API call that got no HTTP status (timeout, refused connection)."""
 
@@ -145,6 +147,9 @@ class Metrics:
         )
         self.ready = Gauge(
             f"{p}ready", "1 when the daemon is ready (recent tick, database answers), else 0.", registry=r
+        )
+        self.jobs_waiting = Gauge(
+            f"{p}jobs_waiting", "Jobs not running this tick, by why they wait.", ["reason"], registry=r
         )
         self.job_errors = Counter(
             f"{p}job_errors",
@@ -324,6 +329,15 @@ class Metrics:
     def observe_time_to_running(self, seconds: float, rental_type: str) -> None:
         """Record how long a rental took from placement to running."""
         self.time_to_running.labels(rental_type=_closed(rental_type, RENTAL_TYPES)).observe(max(seconds, 0.0))
+
+    def set_jobs_waiting(self, counts: Mapping[str, int]) -> None:
+        """Set the waiting-job gauges from ``{reason: count}``; missing reasons read 0."""
+        totals = dict.fromkeys(WAIT_REASONS, 0)
+        for reason, count in counts.items():
+            key = _closed(reason, WAIT_REASONS)
+            totals[key] = totals.get(key, 0) + _count(count, "jobs")
+        for reason, count in totals.items():
+            self.jobs_waiting.labels(reason=reason).set(count)
 
     def set_jobs(self, counts: Mapping[str, int]) -> None:
         """Set the job gauges from ``{state: count}``; missing states read 0."""

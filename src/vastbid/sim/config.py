@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from vastbid.errors import SimError
 
 SCENARIOS = ("default", "small", "trace")
+MAX_OFFERS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class SimConfig:
     ``processes=False`` turns every other participant off (tests): no renters, bidders, failures or expiries.
     ``auto_resume``: an outbid interruptible restarts by itself once it is the highest again.
     ``evict_on_min_bid_raise``: a host's higher minimum bid also stops running bids under it (default: no).
+    ``offers``: grow the market (``default`` or ``small``) to about this many offers, machines drawn with the default
+    model mix, to try the daemon at scale (``None``: the scenario's own size).
     """
 
     seed: int = 0
@@ -52,6 +55,9 @@ class SimConfig:
     trace_files: tuple[str, ...] | list[str] = ()
     trace_pool_size: int = 4
     trace_outsider_price: float = 100.0
+    offers: int | None = None
+    first_instance_id: int = 30_000_000
+    """Instance ids start above this: a new market over an old database must not hand out an id it knows."""
     user_id: int = 424242
     email: str = "sim@example.com"
     username: str = "simuser"
@@ -67,6 +73,10 @@ class SimConfig:
             raise SimError("boot times must satisfy 0 <= boot_min_seconds <= boot_max_seconds")
         if self.trace_pool_size < 1:
             raise SimError("trace_pool_size must be at least 1")
+        if self.offers is not None and not 1 <= self.offers <= MAX_OFFERS:
+            raise SimError(f"offers must be from 1 to {MAX_OFFERS:,}, not {self.offers!r}")
+        if self.offers is not None and self.scenario == "trace":
+            raise SimError("offers cannot be set with scenario 'trace' (the trace decides the supply)")
 
     def __repr__(self) -> str:  # never show the secrets
         return f"SimConfig(seed={self.seed}, scenario={self.scenario!r}, processes={self.processes})"

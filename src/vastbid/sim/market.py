@@ -61,7 +61,7 @@ class Market:
         self.templates: dict[int, dict[str, Any]] = {}
         self._events: list[_Event] = []
         self._seq = 0
-        self._next_instance_id = 30_000_000
+        self._next_instance_id = config.first_instance_id
         self._next_offer_id = 10_000_000
         self._next_bid_id = 1
         self.offer_cache: dict[tuple[int, int, float, bool], tuple[int, bool, dict[str, Any]]] = {}

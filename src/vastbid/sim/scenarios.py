@@ -1,4 +1,5 @@
-"""Seeded market scenarios: the default market (2,000+ offers, 8 GPU models), a small one, and own machines."""
+"""Seeded market scenarios: the default market (2,000+ offers, 8 GPU models), a small one, own machines, and either
+grown to about N offers on demand (``offers``: more machines of the default model mix)."""
 
 from __future__ import annotations
 
@@ -112,8 +113,10 @@ def build_market_machines(
     own: int,
     account_host_id: int,
     listing_days: tuple[float, float] = (3.0, 60.0),
+    offers: int | None = None,
 ) -> list[Machine]:
-    """The machines of ``default`` (about 1,100 machines, 2,000+ offers) or ``small`` (about 40 offers)."""
+    """The machines of ``default`` (about 1,100 machines, 2,000+ offers) or ``small`` (about 40 offers); with
+    ``offers``, machines of the default mix are added (or the list is cut) until they list at least that many."""
     rng = random.Random(f"{seed}:{scenario}")
     count = 1100 if scenario == "default" else 18
     machines: list[Machine] = []
@@ -125,6 +128,8 @@ def build_market_machines(
         )
     if scenario == "small":
         _ensure_small_variety(machines)
+    if offers is not None:
+        machine_id = _fit(machines, offers, rng, machine_id, start=start, days=listing_days)
     for _ in range(own):
         machine_id += rng.randint(1, 9)
         mine = random_machine(rng, machine_id, account_host_id, ACCOUNT, start=start, days=(30.0, 30.0))
@@ -132,6 +137,32 @@ def build_market_machines(
         mine.verification = "verified"
         machines.append(mine)
     return machines
+
+
+def _fit(
+    machines: list[Machine],
+    offers: int,
+    rng: random.Random,
+    machine_id: int,
+    *,
+    start: float,
+    days: tuple[float, float],
+) -> int:
+    """Cut ``machines`` or add machines (the default mix) until they list at least ``offers`` offers (one more
+    machine's chunks at most); the last machine id used."""
+    listed = 0
+    for index, machine in enumerate(machines):
+        if listed >= offers:
+            del machines[index:]
+            return machine_id
+        listed += len(machine.chunks())
+    hosts = max(offers // 4, 10)
+    while listed < offers:
+        machine_id += rng.randint(1, 9)
+        machine = random_machine(rng, machine_id, 1_000_000 + rng.randrange(hosts), OTHER, start=start, days=days)
+        machines.append(machine)
+        listed += len(machine.chunks())
+    return machine_id
 
 
 def _ensure_small_variety(machines: list[Machine]) -> None:

@@ -85,6 +85,7 @@ class Simulator:
             listing_days=(rates.listing_min_days, rates.listing_max_days)
             if self.config.processes
             else (3650.0, 3650.0),
+            offers=self.config.offers,
         ):
             market.add_machine(machine)
         if self.config.processes:

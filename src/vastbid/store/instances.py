@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -251,6 +251,11 @@ class InstanceRepository:
         )
         with transaction(self._sessions) as session:
             return [_record(row) for row in session.scalars(query)]
+
+    def highest_instance_id(self) -> int | None:
+        """The highest Vast instance id ever recorded (``None``: none)."""
+        with transaction(self._sessions) as session:
+            return session.scalar(select(func.max(InstanceRow.instance_id)))
 
     def recorded_ids(self, instance_ids: Iterable[int]) -> set[int]:
         """Which of ``instance_ids`` are instances of ours (a row of any state carries them)."""

@@ -1,15 +1,27 @@
-"""The job queue in the database: submit, read, cancel and update jobs, as core ``Job`` values.
+"""The job queue in the database: submit, read, cancel and update jobs, as core ``Job`` values; and the front door's
+validation of submitted specs.
 
-A submitted spec is validated first (``JobSpecError`` naming the field; nothing written); several specs are
-written together or not at all. A job in a final state (succeeded, failed, cancelled, expired) never changes
-state again, so a user's cancel cannot be overwritten by a tick that read the job earlier.
+``parse_job_specs(items, checks=...)`` is the one validation of a submitted job, whichever door it came through
+(flags, file, HTTP): the spec on its own (``JobSpec``), then with ``JobChecks`` the offer query (parsed with the
+grammar, every field checked against the known offer fields, an unknown one refused with the closest valid name),
+the strategy (looked up in the registry, its parameters validated by it) and the deadline (not past, and far
+enough for ``work_hours`` plus the restart overhead even on demand). Every problem of every item is listed in one
+``JobSpecError`` naming the field, the value and the fix; nothing is written. The grammar is injected
+(``QueryGrammar``: the ``vastbid.vast.query`` functions and field names), as the store sits beside ``vast``.
+
+``JobRepository.submit_many`` checks the spec on its own only (internal callers such as backtests and tests may
+queue jobs the daemon must then refuse at decision time); several specs are written together or not at all. A job
+in a final state (succeeded, failed, cancelled, expired) never changes state again, so a user's cancel cannot be
+overwritten by a tick that read the job earlier.
 """
 
 from __future__ import annotations
 
 import builtins
+import difflib
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +29,20 @@ from pydantic import ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from vastbid.config.validation import describe_validation_error, join_lines
-from vastbid.core.jobs import Job, JobSpec, JobState
-from vastbid.errors import InvalidInputError, JobSpecError, StoreError
+from vastbid.config.validation import describe_validation_error, join_lines, show_value
+from vastbid.core.jobs import (
+    RENAMED_FIELDS,
+    Job,
+    JobSpec,
+    JobState,
+    SpecProblem,
+    price_warnings,
+    timing_problems,
+)
+from vastbid.errors import InvalidInputError, JobSpecError, StoreError, StrategyError
 from vastbid.store.schema import JobRow
 from vastbid.store.session import Clock, transaction
+from vastbid.strategies.registry import Registry
 
 
 class _Unset(enum.Enum):
@@ -34,30 +55,146 @@ UNSET = _Unset.UNSET
 JobSpecInput = JobSpec | Mapping[str, Any]
 
 
-def parse_job_specs(items: Sequence[JobSpecInput], *, label: str = "jobs") -> list[JobSpec]:
+# --- the front door's checks ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueryGrammar:
+    """The offer query language, as ``vastbid.vast.query`` defines it (injected: ``store`` does not import ``vast``).
+
+    ``parse`` turns a query into its wire filters keyed by canonical field names (raising ``InvalidInputError``
+    naming the problem); ``fields`` are the known canonical names and ``aliases`` the other accepted spellings.
+    """
+
+    parse: Callable[[str], Mapping[str, Any]]
+    fields: Collection[str]
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobChecks:
+    """What a front door checks beyond the spec itself; a part left ``None`` is not checked."""
+
+    now: datetime | None = None
+    """For the deadline: not past, and far enough for the work even on demand."""
+    grammar: QueryGrammar | None = None
+    """For the offer query."""
+    registry: Registry | None = None
+    """For the strategy and its parameters."""
+    default_strategy: str = "cheapest_per_gpu"
+    """The strategy of jobs naming none (the daemon's ``strategy.default``)."""
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+    """Its parameters, for jobs naming neither a strategy nor parameters (``strategy.params``)."""
+
+
+def query_problems(text: str, grammar: QueryGrammar) -> list[SpecProblem]:
+    """What is wrong with an offer query: a clause the grammar refuses, or a field no offer has."""
+    if not text.strip():
+        return []
+    try:
+        filters = grammar.parse(text)
+    except InvalidInputError as exc:
+        return [
+            SpecProblem(
+                "filter",
+                f"{exc} (in {show_value(text)}): write clauses as FIELD OP VALUE separated by spaces, e.g. "
+                "'gpu_name=RTX_4090 num_gpus>=2 dph<1.0'; operators = != > >= < <= in notin",
+            )
+        ]
+    known = set(grammar.fields)
+    problems: list[SpecProblem] = []
+    for name in filters:
+        if name in known:
+            continue
+        spellings = sorted(known | set(grammar.aliases))
+        close = difflib.get_close_matches(name, spellings, n=1, cutoff=0.6)
+        fix = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(sorted(known))}"
+        problems.append(SpecProblem("filter", f"no offer has a field {name!r} (in {show_value(text)}): {fix}"))
+    return problems
+
+
+def strategy_problems(spec: JobSpec, checks: JobChecks) -> list[SpecProblem]:
+    """An unknown strategy, or parameters its strategy refuses (as the daemon will build it)."""
+    registry = checks.registry
+    if registry is None:
+        return []
+    name = spec.strategy or checks.default_strategy
+    params = spec.strategy_params if spec.strategy or spec.strategy_params else checks.default_params
+    if name not in registry:
+        where = "strategy" if spec.strategy else "strategy (the default, from the settings' strategy.default)"
+        return [SpecProblem(where, f"unknown strategy {name!r}: use one of {', '.join(registry.names())}")]
+    try:
+        registry.validate(name, params)
+    except StrategyError as exc:
+        return [SpecProblem("params", f"{exc}; fix or drop the parameters named")]
+    return []
+
+
+def spec_problems(spec: JobSpec, checks: JobChecks) -> list[SpecProblem]:
+    """Every problem the front door finds in a spec that is valid on its own."""
+    problems: list[SpecProblem] = []
+    if checks.grammar is not None:
+        problems += query_problems(spec.offer_filter, checks.grammar)
+    problems += strategy_problems(spec, checks)
+    if checks.now is not None:
+        problems += timing_problems(spec, checks.now)
+    return problems
+
+
+def spec_warnings(specs: Sequence[JobSpec]) -> list[str]:
+    """What is accepted but probably not meant (``jobs[1].max_price_per_gpu: ...``)."""
+    lines: list[str] = []
+    for index, spec in enumerate(specs):
+        prefix = f"jobs[{index}]." if len(specs) > 1 else ""
+        lines += [f"{prefix}{warning}" for warning in price_warnings(spec)]
+    return lines
+
+
+def parse_job_specs(
+    items: Sequence[JobSpecInput], *, label: str = "jobs", checks: JobChecks | None = None
+) -> list[JobSpec]:
     """Validate every item; raise one ``JobSpecError`` listing every problem (``jobs[1].num_gpus: ...``).
 
-    With a single item the paths carry no index (``num_gpus: ...``).
+    With a single item the paths carry no index (``num_gpus: ...``). With ``checks``, the offer query, the strategy
+    and the deadline are checked too (the front door); without, the spec on its own only.
     """
     specs: list[JobSpec] = []
     problems: list[str] = []
     first_field: str | None = None
     for index, item in enumerate(items):
+        prefix: tuple[str | int, ...] = (label, index) if len(items) > 1 else ()
+        where = f"{label}[{index}]." if len(items) > 1 else ""
         if isinstance(item, JobSpec):
-            specs.append(item)
-            continue
-        try:
-            specs.append(JobSpec.model_validate(dict(item)))
-        except ValidationError as exc:
-            prefix: tuple[str | int, ...] = (label, index) if len(items) > 1 else ()
-            lines = describe_validation_error(exc, prefix=prefix, model=JobSpec)
-            problems.extend(lines)
-            if first_field is None and exc.errors():
-                first_field = ".".join(str(part) for part in exc.errors()[0]["loc"]) or None
+            spec = item
+        else:
+            twice = [
+                SpecProblem(new, f"give {new} or {old} (its old name), not both")
+                for new, old in RENAMED_FIELDS.items()
+                if new in item and old in item
+            ]
+            if twice:
+                problems.extend(f"{where}{problem}" for problem in twice)
+                first_field = first_field or twice[0].field
+                continue
+            try:
+                spec = JobSpec.model_validate(dict(item))
+            except ValidationError as exc:
+                problems.extend(describe_validation_error(exc, prefix=prefix, model=JobSpec, unknown="unknown field"))
+                if first_field is None and exc.errors():
+                    first_field = ".".join(str(part) for part in exc.errors()[0]["loc"]) or None
+                continue
+        found = spec_problems(spec, checks) if checks is not None else []
+        problems.extend(f"{where}{problem}" for problem in found)
+        if found and first_field is None:
+            first_field = found[0].field.split(" ", 1)[0]
+        specs.append(spec)
     if problems:
         header = "invalid job spec:" if len(items) <= 1 else "invalid job specs (none were submitted):"
         raise JobSpecError(join_lines(header, problems), field=first_field)
     return specs
+
+
+# --- the queue -------------------------------------------------------------------------------------------------------
 
 
 def row_to_job(row: JobRow) -> Job:

@@ -98,6 +98,8 @@ class Call:
     ``idempotent`` calls are retried on 5xx, timeouts and malformed bodies; others only on 429.
     ``rental_create`` marks a create of a rental: a 404/410 or ``no_such_ask`` then means the offer is gone.
     ``routing_404_ok`` makes a 404 that is not an application reply return ``ROUTE_NOT_FOUND`` instead of raising.
+    ``decode`` reads a 2xx body straight from its bytes (a typed fast path); it answers ``None`` to leave the body
+    to the generic path (``json.loads``, the success check, ``parse``), which must then give the same result.
     """
 
     method: str
@@ -109,6 +111,7 @@ class Call:
     rate_class: str | None = None
     rental_create: bool = False
     routing_404_ok: bool = False
+    decode: Callable[[bytes], Any] | None = None
 
 
 class _RouteNotFound:
@@ -254,6 +257,10 @@ class HttpCore:
         content: bytes,
         parse: Callable[[Any], T] | None,
     ) -> T | Any | _Failure:
+        if call.decode is not None and 200 <= status < 300:
+            fast = call.decode(content)
+            if fast is not None:
+                return fast
         body, is_json = _decode(content)
         code, message = _error_fields(body) if is_json else (None, _text(content))
         endpoint = call.endpoint

@@ -27,7 +27,7 @@ from vastbid.errors import (
     TransientMarketError,
 )
 from vastbid.vast import inputs
-from vastbid.vast.convert import instance_from_json, instances_from_json, offers_from_json
+from vastbid.vast.convert import decode_offers, instance_from_json, instances_from_json, offers_from_json
 from vastbid.vast.http import ROUTE_NOT_FOUND, Call, HttpCore, HttpSettings
 from vastbid.vast.models import Charge, HostMachine, Invoice, SshKey, Template, User, parse_model, parse_models
 from vastbid.vast.port import Account, CreateRequest, CreateResult
@@ -102,7 +102,15 @@ class NativeVastApi:
         if limit is not None:
             inputs.check_limit(limit)
         body = search_body(query, rental=rental, order=order, limit=limit, storage_gb=self._storage_gb)
-        call = Call("POST", f"{V0}/bundles/", "search_offers", idempotent=True, json_body=body, rate_class="search")
+        call = Call(
+            "POST",
+            f"{V0}/bundles/",
+            "search_offers",
+            idempotent=True,
+            json_body=body,
+            rate_class="search",
+            decode=decode_offers,
+        )
         return self._http.call(call, lambda b: offers_from_json(_key(b, "offers", "search offers")))
 
     def get_offer(self, offer_id: int, *, rental: RentalType = RentalType.ON_DEMAND) -> Offer | None:

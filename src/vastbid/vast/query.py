@@ -13,7 +13,8 @@ field twice merges its operators. Anything that does not parse raises ``QueryErr
 ``compile_query(text)`` turns the same text into a predicate over ``vastbid.core.offers.Offer`` values, compiled
 once into a single Python function (fast enough for tens of thousands of offers per tick). Fields an ``Offer`` does
 not carry (``external``, ``cpu_ram``...) cannot be checked locally: they are listed in ``CompiledQuery.unevaluated``
-and left to the server.
+and left to the server. A query that pins the GPU model (``gpu_name=X`` or ``gpu_name in [...]``) says so in
+``CompiledQuery.gpu_names``, so ``OfferIndex`` evaluates it only on the offers of those models.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -249,6 +250,8 @@ class CompiledQuery:
     unevaluated: frozenset[str]
     """Fields the local evaluator cannot check on an ``Offer`` (left to the server)."""
     _predicate: Any = field(repr=False, compare=False)
+    gpu_names: frozenset[str] | None = None
+    """The only GPU names a matching offer can have (``gpu_name=X``, ``gpu_name in [...]``); ``None``: any."""
 
     def __call__(self, offer: Offer) -> bool:
         return bool(self._predicate(offer))
@@ -286,7 +289,46 @@ def compile_filters(
     # values live in ``namespace``, never in the code.
     exec(compile(source, "<offer query>", "exec"), namespace)  # noqa: S102
     frozen = {k: dict(v) for k, v in filters.items()}
-    return CompiledQuery(text, frozen, frozenset(unevaluated), namespace["predicate"])
+    return CompiledQuery(
+        text, frozen, frozenset(unevaluated), namespace["predicate"], _pinned_gpu_names(filters.get("gpu_name", {}))
+    )
+
+
+def _pinned_gpu_names(ops: Mapping[str, Any]) -> frozenset[str] | None:
+    """The GPU names ``eq``/``in`` allow, as the predicate compares them (text equality); ``None`` when unpinned."""
+    pinned: frozenset[str] | None = None
+    if "eq" in ops:
+        value = ops["eq"]
+        pinned = frozenset() if value is None else frozenset({str(value)})
+    if "in" in ops:
+        items = ops["in"] if isinstance(ops["in"], list) else [ops["in"]]
+        members = frozenset(str(item) for item in items)
+        pinned = members if pinned is None else pinned & members
+    return pinned
+
+
+class OfferIndex:
+    """Offers grouped by GPU name, so each query runs only over the models it can match (same result as
+    ``query.filter(offers)``, in the same order)."""
+
+    def __init__(self, offers: Sequence[Offer]) -> None:
+        self.offers = offers
+        self._by_gpu: dict[str, list[Offer]] = {}
+        for offer in offers:
+            rows = self._by_gpu.get(offer.gpu_name)
+            if rows is None:
+                self._by_gpu[offer.gpu_name] = [offer]
+            else:
+                rows.append(offer)
+
+    def matching(self, query: CompiledQuery) -> list[Offer]:
+        """The offers ``query`` matches."""
+        names = query.gpu_names
+        if names is None:
+            return query.filter(self.offers)
+        if len(names) == 1:
+            return query.filter(self._by_gpu.get(next(iter(names)), ()))
+        return query.filter(o for o in self.offers if o.gpu_name in names)
 
 
 def _term(name: str, column: _Column, op: str, value: Any, constant: str) -> tuple[str, Any]:
