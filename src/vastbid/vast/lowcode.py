@@ -43,6 +43,7 @@ from vastbid.errors import (
 from vastbid.vast import inputs
 from vastbid.vast.convert import instance_from_json, instances_from_json, offer_from_json, offers_from_json
 from vastbid.vast.http import ROUTE_NOT_FOUND, Call, HttpCore, HttpSettings, install_secret_query
+from vastbid.vast.listing import read_consistently
 from vastbid.vast.lowcode_endpoints import UrlStyle, endpoint
 from vastbid.vast.models import (
     Bid,
@@ -313,22 +314,16 @@ class LowCodeApi:
         ``IncompleteListingError``; a page that cannot be read at all (after the transport's retries) raises it
         at once.
         """
-        problem = ""
-        for attempt in range(1, self._listing_attempts + 1):
+
+        def read_once() -> list[Instance] | str:
             try:
-                outcome = self._read_listing()
+                return self._read_listing()
             except TransientMarketError as exc:
                 raise IncompleteListingError(
                     f"instance listing failed: {exc}", status=exc.status, endpoint="list_instances"
                 ) from exc
-            if isinstance(outcome, list):
-                return outcome
-            problem = outcome
-            log.warning("vast_listing_inconsistent endpoint=list_instances attempt=%d problem=%s", attempt, problem)
-        raise IncompleteListingError(
-            f"instance listing inconsistent {self._listing_attempts} times in a row; last: {problem}",
-            endpoint="list_instances",
-        )
+
+        return read_consistently(read_once, self._listing_attempts)
 
     def _read_listing(self) -> list[Instance] | str:
         """One pass over the pages: the instances, or what made the pages inconsistent."""

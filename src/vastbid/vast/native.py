@@ -29,6 +29,7 @@ from vastbid.errors import (
 from vastbid.vast import inputs
 from vastbid.vast.convert import decode_offers, instance_from_json, instances_from_json, offers_from_json
 from vastbid.vast.http import ROUTE_NOT_FOUND, Call, HttpCore, HttpSettings
+from vastbid.vast.listing import read_consistently
 from vastbid.vast.models import Charge, HostMachine, Invoice, SshKey, Template, User, parse_model, parse_models
 from vastbid.vast.port import Account, CreateRequest, CreateResult
 from vastbid.vast.query import search_body
@@ -241,17 +242,7 @@ class NativeVastApi:
         ``IncompleteListingError``; a page that cannot be read at all (after the transport's retries) raises it at
         once.
         """
-        problem = ""
-        for attempt in range(1, self._listing_attempts + 1):
-            outcome = self._read_listing()
-            if isinstance(outcome, list):
-                return outcome
-            problem = outcome
-            log.warning("vast_listing_inconsistent endpoint=list_instances attempt=%d problem=%s", attempt, problem)
-        raise IncompleteListingError(
-            f"instance listing inconsistent {self._listing_attempts} times in a row; last: {problem}",
-            endpoint="list_instances",
-        )
+        return read_consistently(self._read_listing, self._listing_attempts)
 
     def _read_listing(self) -> list[Instance] | str:
         """One pass over the pages: the instances, or what made the pages inconsistent."""
