@@ -15,7 +15,8 @@ from typing import Any
 
 from vastbid.core.instances import Instance, InstanceStatus
 from vastbid.core.jobs import Job, JobSpec, JobState
-from vastbid.core.offers import Offer
+from vastbid.core.offers import Offer, RentalType
+from vastbid.store import Store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 """The tests' default "now"."""
@@ -170,3 +171,22 @@ class FakeClock:
         """Move on by ``delta`` or by ``timedelta(**kwargs)`` (``seconds=``, ``hours=``, ...); return the new time."""
         self._at += (delta or timedelta()) + timedelta(**kwargs)
         return self._at
+
+
+INTENT_JOB_SPEC = {"name": "train", "image": "img", "max_price_per_gpu": 0.5}
+"""A job submission the store tests record intents for."""
+
+
+def record_intent(store: Store, job_id: int, attempt: int = 1) -> str:
+    """Commit the intent of an interruptible create for ``job_id`` (offer 111 on machine 22 at $0.35/h); its label."""
+    label = f"vastbid:test:{job_id}:{attempt}"
+    store.instances.record_intent(
+        label=label,
+        job_id=job_id,
+        attempt=attempt,
+        rental=RentalType.INTERRUPTIBLE,
+        offer_id=111,
+        machine_id=22,
+        price=0.35,
+    )
+    return label

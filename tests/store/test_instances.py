@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from factories import FakeClock
+from factories import INTENT_JOB_SPEC, FakeClock, record_intent
 from vastbid.core.offers import RentalType
 from vastbid.errors import StoreError
 from vastbid.store import InstanceRecordState, Store
 
-SPEC = {"name": "train", "image": "img", "max_price_per_gpu": 0.5}
-
-
-def _intent(store: Store, job_id: int, attempt: int = 1) -> str:
-    label = f"vastbid:test:{job_id}:{attempt}"
-    store.instances.record_intent(
-        label=label,
-        job_id=job_id,
-        attempt=attempt,
-        rental=RentalType.INTERRUPTIBLE,
-        offer_id=111,
-        machine_id=22,
-        price=0.35,
-    )
-    return label
+SPEC = INTENT_JOB_SPEC
 
 
 def test_intent_then_created_links_the_job_to_its_instance(store: Store, clock: FakeClock) -> None:
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
 
     intent = store.instances.by_label(label)
     assert intent is not None and intent.state is InstanceRecordState.INTENT and intent.instance_id is None
@@ -47,16 +33,16 @@ def test_intent_then_created_links_the_job_to_its_instance(store: Store, clock: 
 
 def test_the_same_label_cannot_be_intended_twice(store: Store) -> None:
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
     with pytest.raises(StoreError, match="already recorded"):
-        _intent(store, job.id)
+        record_intent(store, job.id)
     assert [r.label for r in store.instances.open_intents()] == [label]
 
 
 def test_an_ambiguous_create_is_settled_by_label(store: Store) -> None:
     job = store.jobs.submit(SPEC)
-    found = _intent(store, job.id, attempt=1)
-    missing = _intent(store, job.id, attempt=2)
+    found = record_intent(store, job.id, attempt=1)
+    missing = record_intent(store, job.id, attempt=2)
 
     store.instances.settle_found(found, 77)
     store.instances.settle_failed(missing, "no instance carries the label")
@@ -69,7 +55,7 @@ def test_an_ambiguous_create_is_settled_by_label(store: Store) -> None:
 
 def test_gone_instance_is_no_longer_live_and_frees_its_job(store: Store) -> None:
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
     store.instances.record_created(label, 5)
 
     store.instances.record_gone(5)

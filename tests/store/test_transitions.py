@@ -8,27 +8,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import update
 
-from factories import FakeClock
+from factories import INTENT_JOB_SPEC, FakeClock, record_intent
 from vastbid.core.offers import RentalType
 from vastbid.errors import InvalidInputError, StaleTransitionError, StoreError
 from vastbid.store import InstanceRecordState, Store, open_store
 from vastbid.store.schema import InstanceRow
 
-SPEC = {"name": "train", "image": "img", "max_price_per_gpu": 0.5}
-
-
-def _intent(store: Store, job_id: int, attempt: int = 1) -> str:
-    label = f"vastbid:test:{job_id}:{attempt}"
-    store.instances.record_intent(
-        label=label,
-        job_id=job_id,
-        attempt=attempt,
-        rental=RentalType.INTERRUPTIBLE,
-        offer_id=111,
-        machine_id=22,
-        price=0.35,
-    )
-    return label
+SPEC = INTENT_JOB_SPEC
 
 
 @pytest.fixture
@@ -40,9 +26,9 @@ def replica(db_url: str, store: Store, clock: FakeClock) -> Iterator[Store]:
 
 def test_a_late_create_for_an_intent_settled_as_failed_does_not_revive_it(store: Store, replica: Store) -> None:
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
     replica.instances.settle_failed(label, "no instance carries the label")
-    _intent(replica, job.id, attempt=2)
+    record_intent(replica, job.id, attempt=2)
 
     with pytest.raises(StaleTransitionError) as stale:
         store.instances.record_created(label, 9001)
@@ -56,7 +42,7 @@ def test_a_late_create_for_an_intent_settled_as_failed_does_not_revive_it(store:
 
 def test_a_row_that_is_gone_never_comes_back(store: Store) -> None:
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
     store.instances.record_created(label, 5)
     store.instances.record_gone(5, error="destroyed")
 
@@ -78,7 +64,7 @@ def test_a_row_that_is_gone_never_comes_back(store: Store) -> None:
 
 def test_create_and_reconcile_agreeing_on_the_instance_both_succeed(store: Store, replica: Store) -> None:
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
     replica.instances.settle_found(label, 77)
 
     row = store.instances.record_created(label, 77)  # the create's own answer arrives after the reconciler's
@@ -92,7 +78,7 @@ def test_create_and_reconcile_agreeing_on_the_instance_both_succeed(store: Store
 
 def test_a_live_row_cannot_be_settled_as_failed(store: Store) -> None:
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
     store.instances.record_created(label, 5)
 
     with pytest.raises(StaleTransitionError, match="live"):
@@ -104,7 +90,7 @@ def test_a_live_row_cannot_be_settled_as_failed(store: Store) -> None:
 
 def test_settling_failed_twice_keeps_the_first_settlement(store: Store, clock: FakeClock) -> None:
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
     first = store.instances.settle_failed(label, "offer gone")
     clock.advance(seconds=30)
 
@@ -132,7 +118,7 @@ def test_adopting_twice_is_harmless_but_a_settled_label_is_never_adopted(store: 
     assert [r.instance_id for r in store.instances.live()] == [12]
     with pytest.raises(StaleTransitionError):
         replica.instances.adopt(label="vastbid:test:1:4", instance_id=12, **adopt)  # type: ignore[arg-type]
-    failed = _intent(store, job.id, attempt=5)
+    failed = record_intent(store, job.id, attempt=5)
     store.instances.settle_failed(failed, "refused")
     with pytest.raises(StaleTransitionError, match="failed"):
         replica.instances.adopt(label=failed, instance_id=13, **adopt)  # type: ignore[arg-type]
@@ -143,7 +129,7 @@ def test_of_two_sessions_racing_on_an_intent_only_the_first_wins(store: Store, r
     """The replica settles the intent as failed in a transaction still open when the creator's answer arrives:
     the creator waits for it, then finds the row settled instead of overwriting it."""
     job = store.jobs.submit(SPEC)
-    label = _intent(store, job.id)
+    label = record_intent(store, job.id)
     outcome: list[BaseException | str] = []
 
     def creator() -> None:
